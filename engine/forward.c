@@ -1,0 +1,1 @@
+/* forward.c: being written. */

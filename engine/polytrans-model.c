@@ -1,0 +1,2 @@
+/* polytrans-model: being written. */
+int main(void) { return 1; }
