@@ -148,6 +148,12 @@ struct engine_model {
 	const engine__tensor *out_norm, *out_norm_b;
 	const engine__tensor *output;     /* output.weight, or tok_embd if tied */
 	engine__layer *layers;            /* n_layer */
+
+	/* A model built in memory (the bench's random weights) has no file:
+	 * gguf is NULL and engine_model_free frees these. */
+	engine__tensor *owned_tensors;
+	int32_t n_owned_tensors;
+	void *owned_data;
 };
 
 #endif
