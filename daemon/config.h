@@ -1,0 +1,54 @@
+/*
+ * config.h: polytransd's settings. One declarative table (config.c) lists
+ * every key with its type, default and limits; the same table reads the
+ * config file, the command-line flags and prints `--help-config`.
+ */
+#ifndef PTD_CONFIG_H
+#define PTD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "pt.h"
+
+typedef struct ptd_config {
+	char *model;            /* model file; NULL: look in the data folder */
+	char *socket_path;      /* NULL: $XDG_RUNTIME_DIR/polytrans.sock */
+	char *state_dir;        /* NULL: $XDG_STATE_HOME/polytrans */
+	char *prompt_template;  /* a template file overriding the model's kind */
+	int64_t threads;        /* engine threads; 0 = cores */
+	int64_t log_level;      /* PT_LOG_* */
+	int64_t max_clients;
+	int64_t max_requests_per_client; /* requests in flight per connection */
+	int64_t max_message_bytes;       /* one msgpack-RPC message */
+	int64_t max_text_bytes;          /* text of one translate request */
+	int64_t queue_size;              /* segments waiting for the engine */
+	int64_t ctx_tokens;              /* context per sequence; 0 = model's */
+	int64_t batch;                   /* sequences decoded together */
+	int64_t max_tokens;              /* default answer budget per segment */
+	int64_t shutdown_timeout_ms;     /* SIGTERM: time to finish work */
+	int64_t idle_exit_s;             /* exit after this long idle; 0 = never */
+} ptd_config;
+
+/* Sets every field to its default (strings NULL). */
+void ptd_config_init(ptd_config *c);
+/* Frees the strings. */
+void ptd_config_done(ptd_config *c);
+
+/* Sets one key from its text form ("threads", "4"). Unknown keys, bad
+ * numbers and out-of-range values fail with a message naming the key,
+ * the value and the allowed range. */
+int ptd_config_set(ptd_config *c, const char *key, const char *value, pt_err *e);
+
+/* Reads a `key = value` file ('#' comments, blank lines). A missing file is
+ * not an error when optional is nonzero. Errors name the file and line. */
+int ptd_config_load_file(ptd_config *c, const char *path, int optional, pt_err *e);
+
+/* The default config file path ($XDG_CONFIG_HOME or ~/.config) into buf. */
+int ptd_config_default_path(char *buf, size_t cap);
+
+/* Prints every key with its default and description (for --help). */
+void ptd_config_print_keys(FILE *f);
+
+#endif
