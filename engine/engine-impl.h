@@ -156,4 +156,15 @@ struct engine_model {
 	void *owned_data;
 };
 
+/* ---- Context facts generate.c needs (implemented next to engine_ctx) ---- */
+
+/* Positions per sequence and sequences held, as the context was created. */
+int32_t engine__ctx_n_ctx(const engine_ctx *c);
+int32_t engine__ctx_n_seq(const engine_ctx *c);
+/* The tokens whose keys and values seq's cache holds (engine_kv_len(c, seq)
+ * of them): engine_decode records each token it caches, engine_kv_copy
+ * copies the record with the cache, engine_kv_truncate shortens it. Lets
+ * engine_generate reuse a cached prompt prefix. */
+const int32_t *engine__ctx_tokens(const engine_ctx *c, int32_t seq);
+
 #endif
