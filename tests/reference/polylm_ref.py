@@ -105,9 +105,13 @@ def read_checkpoint_tensors(hf_dir):
 class Model:
     """PolyLM (GPT-2 layout) weights in float64, as the spec describes them."""
 
-    def __init__(self, hf_dir):
-        with open(os.path.join(hf_dir, 'config.json'), encoding='utf-8') as f:
-            cfg = json.load(f)
+    def __init__(self, hf_dir, tensors=None, config=None):
+        """Load hf_dir; or, for tests, take already-decoded tensors (HF names,
+        float64, Conv1D [in, out] layout) and a config dict."""
+        if config is None:
+            with open(os.path.join(hf_dir, 'config.json'), encoding='utf-8') as f:
+                config = json.load(f)
+        cfg = config
         self.n_layer = int(cfg['n_layer'])
         self.d = int(cfg['n_embd'])
         self.n_head = int(cfg['n_head'])
@@ -120,15 +124,23 @@ class Model:
         act = cfg.get('activation_function', 'gelu_new')
         if act not in ('gelu_fast', 'gelu_new', 'gelu_pytorch_tanh'):
             raise RefError(f'{hf_dir}: activation {act} is not the tanh GELU of the spec')
-        t = read_checkpoint_tensors(hf_dir)
+        t = tensors if tensors is not None else read_checkpoint_tensors(hf_dir)
         # Accept names with or without the "transformer." prefix (spec 2.2).
         t = {k[len('transformer.'):] if k.startswith('transformer.') else k: v
              for k, v in t.items()}
         self.t = t
         self.wte = self._get('wte.weight', (self.n_vocab, self.d))
         self.wpe = self._get('wpe.weight', (self.n_ctx, self.d))
-        if 'lm_head.weight' in t and not np.array_equal(t['lm_head.weight'], self.wte):
-            raise RefError(f'{hf_dir}: lm_head.weight differs from transformer.wte.weight')
+        # The output matrix is tied to wte (spec 1.1). A separate lm_head is
+        # only used when the caller passes tensors (a GGUF file may hold the
+        # output copy in another weight type); from a checkpoint it must be
+        # equal to wte.
+        self.out_w = self.wte
+        if 'lm_head.weight' in t:
+            if tensors is not None:
+                self.out_w = self._get('lm_head.weight', (self.n_vocab, self.d))
+            elif not np.array_equal(t['lm_head.weight'], self.wte):
+                raise RefError(f'{hf_dir}: lm_head.weight differs from transformer.wte.weight')
         d, f = self.d, self.n_inner
         self.layers = []
         for i in range(self.n_layer):
@@ -222,7 +234,7 @@ def forward(model, ids, brk=None):
         m = layer_norm(h, L['ln2_w'], L['ln2_b'], model.eps)
         h = h + gelu(m @ L['fc_w'] + L['fc_b']) @ L['proj_w'] + L['proj_b']
     h = layer_norm(h, model.lnf_w, model.lnf_b, model.eps)
-    return h @ model.wte.T                                            # [T, n_vocab]
+    return h @ model.out_w.T                                          # [T, n_vocab]
 
 
 def greedy(model, ids, n_new, eos=2, brk=None):

@@ -1,0 +1,317 @@
+#!/usr/bin/python3
+"""The engine checked against the independent numpy reference (polylm_ref.py).
+
+Usage: test_reference.py CHECK ENGINE [GGUF_NAME]
+  CHECK   tokenize | logits | greedy | quant | sensitivity
+  ENGINE  path of the polytrans-model executable
+  env FIXTURES: the folder with tiny-hf/ and the tiny-*.gguf files.
+
+Each check prints one line per prompt and a final "SUMMARY" line with the
+largest differences measured; it exits 1 on a failure, 77 when the fixtures
+are missing.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import polylm_ref as ref  # noqa: E402
+import gguf_read  # noqa: E402
+
+EOS = 2
+
+# The F32 tolerance of issue 2: |engine - reference| <= 1e-4 * max|logit|.
+# The engine computes in float32, the reference in float64; float32 rounding
+# through 2 layers of width 64..256 is ~1e-6 relative, so 1e-4 leaves room
+# for summation order while still catching every structural mistake (see the
+# sensitivity check, which shows each deliberate bug lands far above it).
+F32_TOL = 1e-4
+
+# Bounds for the quantized files, as max|engine - reference| / max|logit|.
+# Each weight is rounded once when the file is written: F16 keeps 11
+# significant bits (relative rounding error <= 2^-11 = 4.9e-4), BF16 keeps 8
+# (<= 2^-8 = 3.9e-3), Q8_0 rounds to steps of amax/127 per block of 32
+# (error <= amax/254 = 3.9e-3 of the block's largest weight, more for the
+# small weights of a block). The errors of thousands of independent
+# roundings add up partly in each dot product and pass through two layers
+# and the output matrix; the bound allows about 8x the per-weight unit
+# (measured on the tiny fixture: see the SUMMARY lines, which stay well
+# below). Top-1 may differ only where the reference's own top-2 gap is
+# below twice the bound, i.e. a near tie the rounding may legitimately flip.
+QUANT_BOUND = {'f16': 4e-3, 'bf16': 3e-2, 'q8_0': 3e-2}
+
+# Engine vs the reference run on the weights decoded from the same GGUF file
+# (so the rounding of the weights is the same on both sides): what is left
+# is the engine's arithmetic. F16/BF16 weights widen exactly to float32, so
+# the F32 tolerance applies. For Q8_0 an engine may also round the
+# activations to 8 bits per block of 32 before the integer dot product (as
+# llama.cpp does), which adds up to 1/254 relative per block on the input
+# side; the bound for it is the Q8_0 weight bound's order, 1e-2.
+SAME_WEIGHTS_TOL = {'f16': F32_TOL, 'bf16': F32_TOL, 'q8_0': 1e-2}
+
+# Prompts: multilingual, digits, emoji, newlines; the one-token and the
+# near-context prompts are added at run time (they depend on the vocabulary).
+PROMPTS = [
+    'Beijing is the capital of China.\nTranslate this sentence from English to Chinese.',
+    '北京是中国的首都。',
+    'Москва — столица России, а 2023 год был тёплым.',
+    'مرحبا بكم في المكتبة العامة',
+    'สวัสดีครับ ยินดีต้อนรับ',
+    'Der schnelle braune Fuchs springt über den faulen Hund. 🦊',
+    '東京は日本の首都です。こんにちは！',
+    'La réunion commence à 14h30, pas à 15h.',
+    'שלום עולם, 안녕하세요 세계, xin chào thế giới',
+]
+GREEDY_PROMPTS = PROMPTS[:5]
+GREEDY_STEPS = 30
+
+LONG_TEXT = ' '.join(PROMPTS[2:] * 8)
+
+
+class Fail(Exception):
+    pass
+
+
+def fixtures():
+    d = os.environ.get('FIXTURES', '')
+    if not d or not os.path.isdir(os.path.join(d, 'tiny-hf')):
+        print(f'SKIP: FIXTURES={d!r} has no tiny-hf/ (fixtures not built)')
+        sys.exit(77)
+    return d
+
+
+def engine(exe, *args, timeout=120):
+    r = subprocess.run([exe, *args], capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise Fail(f'{os.path.basename(exe)} {" ".join(args[:2])} ... exited '
+                   f'{r.returncode}: {r.stderr.decode(errors="replace").strip()}')
+    return r.stdout.decode()
+
+
+def engine_tokenize(exe, gguf, text, bos=True):
+    out = engine(exe, 'tokenize', gguf, text, *([] if bos else ['--no-bos']))
+    return [int(x) for x in out.split()]
+
+
+def engine_logits(exe, gguf, text, n_vocab, bos=True):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'logits.f32')
+        engine(exe, 'run', gguf, '--prompt', text, '--max-tokens', '0',
+               '--logits-out', path, *([] if bos else ['--no-bos']))
+        x = np.fromfile(path, dtype='<f4').astype(np.float64)
+    if x.shape != (n_vocab,):
+        raise Fail(f'--logits-out wrote {x.size} floats, expected n_vocab = {n_vocab}')
+    if not np.all(np.isfinite(x)):
+        raise Fail('engine logits contain NaN or infinity')
+    return x
+
+
+def engine_greedy(exe, gguf, text, n):
+    out = engine(exe, 'run', gguf, '--prompt', text, '--ids', '--max-tokens', str(n))
+    return [int(x) for x in out.split()]
+
+
+class Case:
+    """One prompt: the text, whether BOS is added, the reference ids."""
+
+    def __init__(self, label, text, bos, ids):
+        self.label, self.text, self.bos, self.ids = label, text, bos, ids
+
+
+def cases(hf, model):
+    out = [Case(f'p{i}', t, True, ref.tokenize(hf, t)) for i, t in enumerate(PROMPTS)]
+    # A one-token prompt: a word the tokenizer keeps whole, without BOS.
+    for w in ('the', 'de', 'a', 'и', '的'):
+        ids = ref.tokenize(hf, w, bos=False)
+        if len(ids) == 1:
+            out.append(Case('one-token', w, False, ids))
+            break
+    else:
+        raise Fail('no one-token word found in the fixture vocabulary')
+    # Near the context: the longest prefix of LONG_TEXT (cut at a space) that
+    # leaves 2 positions free.
+    words, best = LONG_TEXT.split(' '), None
+    for n in range(1, len(words) + 1):
+        t = ' '.join(words[:n])
+        ids = ref.tokenize(hf, t)
+        if len(ids) > model.n_ctx - 2:
+            break
+        best = Case('near-ctx', t, True, ids)
+    if best is None or len(best.ids) < model.n_ctx - 16:
+        raise Fail(f'could not build a prompt near the context of {model.n_ctx}')
+    out.append(best)
+    return out
+
+
+def rel(a, b):
+    """(max abs diff, max abs diff / max|b|)."""
+    m = float(np.abs(a - b).max())
+    return m, m / float(np.abs(b).max())
+
+
+def check_tokenize(exe, fx, hf, model, gguf):
+    bad = 0
+    for c in cases(hf, model):
+        got = engine_tokenize(exe, gguf, c.text, c.bos)
+        ok = got == c.ids
+        bad += not ok
+        print(f'{c.label}: {len(c.ids)} ids {"same" if ok else "DIFFER"}')
+        if not ok:
+            print(f'  sentencepiece: {c.ids}\n  engine:        {got}')
+    print(f'SUMMARY tokenize {os.path.basename(gguf)}: {bad} of {len(cases(hf, model))} prompts differ')
+    if bad:
+        raise Fail('engine tokenization differs from python3-sentencepiece')
+
+
+def check_logits(exe, fx, hf, model, gguf):
+    worst_abs = worst_rel = 0.0
+    bad = []
+    for c in cases(hf, model):
+        r = ref.forward(model, c.ids)[-1]
+        e = engine_logits(exe, gguf, c.text, model.n_vocab, c.bos)
+        a, rr = rel(e, r)
+        worst_abs, worst_rel = max(worst_abs, a), max(worst_rel, rr)
+        top = int(np.argmax(e)) == int(np.argmax(r))
+        print(f'{c.label}: {len(c.ids)} tokens, max|logit| {np.abs(r).max():.4f}, '
+              f'max abs diff {a:.3e}, relative {rr:.3e}, top-1 {"same" if top else "DIFFERS"}')
+        if rr > F32_TOL:
+            bad.append(c)
+    print(f'SUMMARY logits {os.path.basename(gguf)}: max abs diff {worst_abs:.3e}, '
+          f'max relative {worst_rel:.3e} (tolerance {F32_TOL:g})')
+    if bad:
+        for c in bad:
+            got = engine_tokenize(exe, gguf, c.text, c.bos)
+            if got != c.ids:
+                print(f'  {c.label}: the engine tokenizes it differently: {got}')
+        raise Fail(f'{len(bad)} prompts exceed the F32 tolerance: '
+                   + ', '.join(c.label for c in bad))
+
+
+def check_greedy(exe, fx, hf, model, gguf):
+    bad = 0
+    total = 0
+    for i, text in enumerate(GREEDY_PROMPTS):
+        ids = ref.tokenize(hf, text)
+        want, margins = ref.greedy(model, ids, GREEDY_STEPS, eos=EOS)
+        got = engine_greedy(exe, gguf, text, GREEDY_STEPS)
+        # The engine may or may not print the final </s>; everything before
+        # it must be identical.
+        w = want[:-1] if want and want[-1] == EOS else want
+        g = got[:-1] if got and got[-1] == EOS and len(got) == len(want) else got
+        total += len(w)
+        if g == w:
+            print(f'p{i}: {len(want)} ids identical'
+                  f'{" (ended with </s>)" if want and want[-1] == EOS else ""}, '
+                  f'smallest top-2 gap {min(margins):.3e}')
+            continue
+        k = next((j for j in range(min(len(g), len(w))) if g[j] != w[j]), min(len(g), len(w)))
+        gap = margins[k] if k < len(margins) else float('nan')
+        print(f'p{i}: DIFFER at step {k}: reference {w}\n      engine    {got}\n'
+              f'      reference top-2 gap at that step {gap:.3e}')
+        bad += 1
+    print(f'SUMMARY greedy {os.path.basename(gguf)}: {len(GREEDY_PROMPTS) - bad} of '
+          f'{len(GREEDY_PROMPTS)} prompts identical ({total} ids compared)')
+    if bad:
+        raise Fail(f'{bad} greedy continuations differ from the reference')
+
+
+def check_quant(exe, fx, hf, model, gguf):
+    kind = os.path.basename(gguf)[len('tiny-'):-len('.gguf')]
+    bound, same_tol = QUANT_BOUND[kind], SAME_WEIGHTS_TOL[kind]
+    g = gguf_read.GGUF(gguf)
+    types = sorted({t for t, _, _ in g.tensors.values()})
+    print(f'{os.path.basename(gguf)}: weight types {", ".join(types)}')
+    qmodel = ref.Model(None, tensors=gguf_read.hf_tensors_from_gguf(g, model.n_layer),
+                       config=_config(hf))
+    worst = [0.0, 0.0, 0.0]     # vs HF reference, vs same-weights reference, quantization alone
+    top_bad, fails = 0, []
+    cs = cases(hf, model)
+    for c in cs:
+        r = ref.forward(model, c.ids)[-1]
+        rq = ref.forward(qmodel, c.ids)[-1]
+        e = engine_logits(exe, gguf, c.text, model.n_vocab, c.bos)
+        _, d_hf = rel(e, r)
+        _, d_same = rel(e, rq)
+        _, d_q = rel(rq, r)
+        worst = [max(worst[0], d_hf), max(worst[1], d_same), max(worst[2], d_q)]
+        te, tr = int(np.argmax(e)), int(np.argmax(r))
+        gap = float(r[tr] - r[te])
+        scale = float(np.abs(r).max())
+        print(f'{c.label}: vs reference {d_hf:.3e}, vs reference on the file\'s weights '
+              f'{d_same:.3e}, quantization alone {d_q:.3e}, top-1 '
+              f'{"same" if te == tr else f"differs (reference gap {gap / scale:.2e} of max)"}')
+        if d_hf > bound:
+            fails.append(f'{c.label}: {d_hf:.3e} > bound {bound:g}')
+        if d_same > same_tol:
+            fails.append(f'{c.label}: {d_same:.3e} from the same-weights reference > {same_tol:g}')
+        if te != tr:
+            top_bad += 1
+            if gap > 2 * bound * scale:
+                fails.append(f'{c.label}: top-1 {te} vs {tr} with a clear gap {gap:.3f}')
+    print(f'SUMMARY quant {kind}: max relative diff vs reference {worst[0]:.3e} '
+          f'(bound {bound:g}), vs same-weights reference {worst[1]:.3e} (tolerance '
+          f'{same_tol:g}), quantization alone {worst[2]:.3e}; top-1 same on '
+          f'{len(cs) - top_bad} of {len(cs)}')
+    if top_bad > len(cs) // 4:
+        fails.append(f'top-1 differs on {top_bad} of {len(cs)} prompts')
+    if fails:
+        raise Fail('; '.join(fails))
+
+
+def check_sensitivity(exe, fx, hf, model, gguf):
+    cs = cases(hf, model)
+    eng = {c.label: engine_logits(exe, gguf, c.text, model.n_vocab, c.bos) for c in cs}
+    caught = []
+    for brk in ref.BREAKS:
+        worst, hits = 0.0, 0
+        for c in cs:
+            _, d = rel(ref.forward(model, c.ids, brk)[-1], eng[c.label])
+            worst = max(worst, d)
+            hits += d > F32_TOL
+        print(f'{brk}: max relative diff {worst:.3e} = {worst / F32_TOL:.1f}x the tolerance; '
+              f'over the tolerance on {hits} of {len(cs)} prompts')
+        caught.append((brk, worst, hits))
+    missed = [b for b, w, _ in caught if w <= F32_TOL]
+    print('SUMMARY sensitivity: ' + ', '.join(f'{b} {w:.2e}' for b, w, _ in caught)
+          + f' (tolerance {F32_TOL:g})')
+    if missed:
+        raise Fail('the F32 comparison would not catch: ' + ', '.join(missed))
+
+
+def _config(hf):
+    import json
+    with open(os.path.join(hf, 'config.json'), encoding='utf-8') as f:
+        return json.load(f)
+
+
+CHECKS = {'tokenize': check_tokenize, 'logits': check_logits, 'greedy': check_greedy,
+          'quant': check_quant, 'sensitivity': check_sensitivity}
+
+
+def main(argv):
+    if len(argv) not in (2, 3) or argv[0] not in CHECKS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    check, exe = argv[0], argv[1]
+    name = argv[2] if len(argv) == 3 else 'tiny-f32.gguf'
+    fx = fixtures()
+    hf = os.path.join(fx, 'tiny-hf')
+    gguf = os.path.join(fx, name)
+    if not os.path.exists(gguf):
+        print(f'SKIP: {gguf} not built')
+        return 77
+    try:
+        model = ref.Model(hf)
+        CHECKS[check](exe, fx, hf, model, gguf)
+    except (Fail, ref.RefError, gguf_read.GGUFError, subprocess.TimeoutExpired) as e:
+        print(f'FAIL: {e}')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
