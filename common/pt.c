@@ -59,16 +59,22 @@ int pt_err_set(pt_err *e, int code, const char *fmt, ...)
 
 void pt_err_prefix(pt_err *e, const char *fmt, ...)
 {
-	char pre[PT_ERRMSG_MAX], old[PT_ERRMSG_MAX];
+	char buf[2 * PT_ERRMSG_MAX + 2];
+	size_t n;
 	va_list ap;
 
 	if (e == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof pre, fmt, ap);
+	vsnprintf(buf, PT_ERRMSG_MAX, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof old);
-	snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+	/* The message is cut at PT_ERRMSG_MAX - 1 bytes if it grows past it. */
+	n = strlen(buf);
+	buf[n++] = ':';
+	buf[n++] = ' ';
+	memcpy(buf + n, e->msg, strnlen(e->msg, PT_ERRMSG_MAX - 1) + 1);
+	buf[PT_ERRMSG_MAX - 1] = '\0';
+	memcpy(e->msg, buf, PT_ERRMSG_MAX);
 }
 
 void pt_err_clear(pt_err *e)
