@@ -106,7 +106,8 @@ int engine__gguf_get_bool(const engine__gguf *g, const char *key, bool *v, pt_er
  * mapping with length *len. */
 int engine__gguf_get_str(const engine__gguf *g, const char *key, const char **s, size_t *len, pt_err *e);
 /* Arrays: element type and count; for numeric arrays *data points at the
- * packed little-endian elements. For string arrays use get_arr_str. */
+ * packed little-endian elements, which may be unaligned (read them with
+ * memcpy). For string arrays *data is NULL: use get_arr_str (O(1)). */
 int engine__gguf_get_arr(const engine__gguf *g, const char *key, int *elem_type,
 			 uint64_t *n, const void **data, pt_err *e);
 int engine__gguf_get_arr_str(const engine__gguf *g, const char *key, uint64_t i,
@@ -118,6 +119,12 @@ const engine__tensor *engine__gguf_find(const engine__gguf *g, const char *name)
 int engine__gguf_n_kv(const engine__gguf *g);
 /* Key name (NUL-terminated copy) and value type of the i-th key. */
 const char *engine__gguf_kv_key(const engine__gguf *g, int i, int *type);
+/* The i-th key's value exactly as encoded in the file (after its type
+ * field), for copying it to another file; i must be in range. */
+void engine__gguf_kv_raw(const engine__gguf *g, int i, const void **p, size_t *len);
+/* general.alignment (32 if absent) and where the data section starts. */
+uint64_t engine__gguf_alignment(const engine__gguf *g);
+size_t engine__gguf_data_offset(const engine__gguf *g);
 
 /* ---- Tokenizer --------------------------------------------------------- */
 

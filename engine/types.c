@@ -1,1 +1,288 @@
-/* types.c: being written. */
+/*
+ * types.c: the GGML tensor types the loader may meet (sizes of every block
+ * layout, so that a file with a type the engine does not compute with is
+ * refused as "unsupported" instead of misparsed), half-precision
+ * conversions, and row conversion to and from f32 for the types the engine
+ * computes with. The Q8_0 and Q4_0 quantizers reproduce llama.cpp's
+ * reference quantizers bit for bit, so files written here and there agree.
+ */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine-impl.h"
+
+/* Block sizes and bytes as in ggml's type_traits (QK_K = 256). */
+static const engine_type_traits types[ENGINE_TYPE_COUNT_] = {
+	[ENGINE_TYPE_F32] = { "f32", 1, 4, true },
+	[ENGINE_TYPE_F16] = { "f16", 1, 2, true },
+	[ENGINE_TYPE_Q4_0] = { "q4_0", 32, 18, true },
+	[ENGINE_TYPE_Q4_1] = { "q4_1", 32, 20, false },
+	[ENGINE_TYPE_Q5_0] = { "q5_0", 32, 22, false },
+	[ENGINE_TYPE_Q5_1] = { "q5_1", 32, 24, false },
+	[ENGINE_TYPE_Q8_0] = { "q8_0", 32, 34, true },
+	[ENGINE_TYPE_Q8_1] = { "q8_1", 32, 36, false },
+	[ENGINE_TYPE_Q2_K] = { "q2_k", 256, 84, false },
+	[ENGINE_TYPE_Q3_K] = { "q3_k", 256, 110, false },
+	[ENGINE_TYPE_Q4_K] = { "q4_k", 256, 144, false },
+	[ENGINE_TYPE_Q5_K] = { "q5_k", 256, 176, false },
+	[ENGINE_TYPE_Q6_K] = { "q6_k", 256, 210, false },
+	[ENGINE_TYPE_Q8_K] = { "q8_k", 256, 292, false },
+	[16] = { "iq2_xxs", 256, 66, false },
+	[17] = { "iq2_xs", 256, 74, false },
+	[18] = { "iq3_xxs", 256, 98, false },
+	[19] = { "iq1_s", 256, 50, false },
+	[20] = { "iq4_nl", 32, 18, false },
+	[21] = { "iq3_s", 256, 110, false },
+	[22] = { "iq2_s", 256, 82, false },
+	[23] = { "iq4_xs", 256, 136, false },
+	[24] = { "i8", 1, 1, false },
+	[25] = { "i16", 1, 2, false },
+	[26] = { "i32", 1, 4, false },
+	[27] = { "i64", 1, 8, false },
+	[28] = { "f64", 1, 8, false },
+	[29] = { "iq1_m", 256, 56, false },
+	[ENGINE_TYPE_BF16] = { "bf16", 1, 2, true },
+	[34] = { "tq1_0", 256, 54, false },
+	[35] = { "tq2_0", 256, 66, false },
+	[39] = { "mxfp4", 32, 17, false },
+};
+
+const engine_type_traits *engine__type(int type)
+{
+	if (type < 0 || type >= ENGINE_TYPE_COUNT_ || !types[type].name)
+		return NULL;
+	return &types[type];
+}
+
+size_t engine__row_bytes(int type, int64_t n)
+{
+	const engine_type_traits *t = engine__type(type);
+	size_t bytes;
+
+	if (!t || n < 0 || n % t->block)
+		return 0;
+	if (pt_mul_size((size_t)(n / t->block), (size_t)t->block_bytes, &bytes))
+		return 0;
+	return bytes;
+}
+
+int engine_type_from_name(const char *name)
+{
+	static const int user_types[] = { ENGINE_TYPE_F32, ENGINE_TYPE_F16,
+		ENGINE_TYPE_BF16, ENGINE_TYPE_Q8_0, ENGINE_TYPE_Q4_0 };
+
+	if (!name)
+		return -1;
+	for (size_t i = 0; i < sizeof(user_types) / sizeof(user_types[0]); i++)
+		if (strcmp(name, types[user_types[i]].name) == 0)
+			return user_types[i];
+	return -1;
+}
+
+const char *engine_type_name(int type)
+{
+	const engine_type_traits *t = engine__type(type);
+
+	return t ? t->name : "unknown";
+}
+
+/* ---- Half precision ------------------------------------------------------ */
+
+static inline uint32_t f32_bits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+static inline float bits_f32(uint32_t u)
+{
+	float f;
+
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+float engine__fp16_to_f32(engine_fp16 h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f;
+	uint32_t man = h & 0x3ff;
+
+	if (exp == 0x1f) /* inf or nan: keep the payload */
+		return bits_f32(sign | 0x7f800000u | (man << 13));
+	if (exp == 0) {
+		/* Zero or subnormal: man * 2^-24 is exact in f32. */
+		float v = (float)man * 0x1p-24f;
+		return sign ? -v : v;
+	}
+	return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+engine_fp16 engine__f32_to_fp16(float f)
+{
+	uint32_t u = f32_bits(f);
+	uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+	uint32_t a = u & 0x7fffffffu;
+
+	if (a > 0x7f800000u) /* nan: a quiet nan keeping the top payload bits */
+		return (engine_fp16)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+	if (a >= 0x477ff000u) /* rounds to 65536 or more: inf */
+		return (engine_fp16)(sign | 0x7c00);
+	if (a < 0x38800000u) {
+		/* Below the smallest normal half (2^-14): the result is a
+		 * multiple of 2^-24. Adding 0.5 makes the FPU round the
+		 * mantissa at that position, to nearest even. */
+		float v = bits_f32(a) + 0.5f;
+		return (engine_fp16)(sign | (uint16_t)(f32_bits(v) - 0x3f000000u));
+	}
+	/* Normal: rebias the exponent and round the 13 dropped bits to
+	 * nearest even; a carry into the exponent is what we want. */
+	uint32_t odd = (a >> 13) & 1;
+	a += 0xc8000fffu + odd; /* (15 - 127) << 23, plus rounding */
+	return (engine_fp16)(sign | (uint16_t)(a >> 13));
+}
+
+engine_bf16 engine__f32_to_bf16(float f)
+{
+	uint32_t u = f32_bits(f);
+
+	if ((u & 0x7fffffffu) > 0x7f800000u) /* nan: force quiet */
+		return (engine_bf16)((u >> 16) | 0x40);
+	return (engine_bf16)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+/* ---- Rows ---------------------------------------------------------------- */
+
+static void dequant_q8_0(const engine_block_q8_0 *b, float *y, int64_t n)
+{
+	for (int64_t i = 0; i < n / ENGINE_QK8_0; i++) {
+		float d = engine__fp16_to_f32(b[i].d);
+		for (int j = 0; j < ENGINE_QK8_0; j++)
+			y[i * ENGINE_QK8_0 + j] = b[i].qs[j] * d;
+	}
+}
+
+static void dequant_q4_0(const engine_block_q4_0 *b, float *y, int64_t n)
+{
+	for (int64_t i = 0; i < n / ENGINE_QK4_0; i++) {
+		float d = engine__fp16_to_f32(b[i].d);
+		float *o = y + i * ENGINE_QK4_0;
+		for (int j = 0; j < ENGINE_QK4_0 / 2; j++) {
+			o[j] = ((b[i].qs[j] & 0x0f) - 8) * d;
+			o[j + ENGINE_QK4_0 / 2] = ((b[i].qs[j] >> 4) - 8) * d;
+		}
+	}
+}
+
+void engine__dequant_row(int type, const void *src, float *dst, int64_t n)
+{
+	switch (type) {
+	case ENGINE_TYPE_F32:
+		memcpy(dst, src, (size_t)n * sizeof(float));
+		break;
+	case ENGINE_TYPE_F16: {
+		const engine_fp16 *h = src;
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = engine__fp16_to_f32(h[i]);
+		break;
+	}
+	case ENGINE_TYPE_BF16: {
+		const engine_bf16 *h = src;
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = engine__bf16_to_f32(h[i]);
+		break;
+	}
+	case ENGINE_TYPE_Q8_0:
+		assert(n % ENGINE_QK8_0 == 0);
+		dequant_q8_0(src, dst, n);
+		break;
+	case ENGINE_TYPE_Q4_0:
+		assert(n % ENGINE_QK4_0 == 0);
+		dequant_q4_0(src, dst, n);
+		break;
+	default:
+		assert(!"engine__dequant_row: unsupported type");
+	}
+}
+
+/* As llama.cpp's quantize_row_q8_0_ref: d = amax / 127, q = round(x / d)
+ * computed as x * (1 / d), rounding halves away from zero. */
+static void quant_q8_0(const float *x, engine_block_q8_0 *b, int64_t n)
+{
+	for (int64_t i = 0; i < n / ENGINE_QK8_0; i++) {
+		const float *xb = x + i * ENGINE_QK8_0;
+		float amax = 0.0f;
+		for (int j = 0; j < ENGINE_QK8_0; j++)
+			amax = fmaxf(amax, fabsf(xb[j]));
+		float d = amax / 127.0f;
+		float id = d != 0.0f ? 1.0f / d : 0.0f;
+		b[i].d = engine__f32_to_fp16(d);
+		for (int j = 0; j < ENGINE_QK8_0; j++)
+			b[i].qs[j] = (int8_t)roundf(xb[j] * id);
+	}
+}
+
+/* As llama.cpp's quantize_row_q4_0_ref: d = max / -8 where max is the
+ * element of largest magnitude (first one on ties) with its sign, so that
+ * it maps exactly to nibble 0; q = min(15, (int8)(x / d + 8.5)). */
+static void quant_q4_0(const float *x, engine_block_q4_0 *b, int64_t n)
+{
+	const int half = ENGINE_QK4_0 / 2;
+
+	for (int64_t i = 0; i < n / ENGINE_QK4_0; i++) {
+		const float *xb = x + i * ENGINE_QK4_0;
+		float amax = 0.0f, max = 0.0f;
+		for (int j = 0; j < ENGINE_QK4_0; j++) {
+			if (amax < fabsf(xb[j])) {
+				amax = fabsf(xb[j]);
+				max = xb[j];
+			}
+		}
+		float d = max / -8.0f;
+		float id = d != 0.0f ? 1.0f / d : 0.0f;
+		b[i].d = engine__f32_to_fp16(d);
+		for (int j = 0; j < half; j++) {
+			int8_t q0 = (int8_t)(xb[j] * id + 8.5f);
+			int8_t q1 = (int8_t)(xb[j + half] * id + 8.5f);
+			if (q0 > 15)
+				q0 = 15;
+			if (q1 > 15)
+				q1 = 15;
+			b[i].qs[j] = (uint8_t)((uint8_t)q0 | ((uint8_t)q1 << 4));
+		}
+	}
+}
+
+void engine__quant_row(int type, const float *src, void *dst, int64_t n)
+{
+	switch (type) {
+	case ENGINE_TYPE_F32:
+		memcpy(dst, src, (size_t)n * sizeof(float));
+		break;
+	case ENGINE_TYPE_F16: {
+		engine_fp16 *h = dst;
+		for (int64_t i = 0; i < n; i++)
+			h[i] = engine__f32_to_fp16(src[i]);
+		break;
+	}
+	case ENGINE_TYPE_BF16: {
+		engine_bf16 *h = dst;
+		for (int64_t i = 0; i < n; i++)
+			h[i] = engine__f32_to_bf16(src[i]);
+		break;
+	}
+	case ENGINE_TYPE_Q8_0:
+		assert(n % ENGINE_QK8_0 == 0);
+		quant_q8_0(src, dst, n);
+		break;
+	case ENGINE_TYPE_Q4_0:
+		assert(n % ENGINE_QK4_0 == 0);
+		quant_q4_0(src, dst, n);
+		break;
+	default:
+		assert(!"engine__quant_row: unsupported type");
+	}
+}
