@@ -2,7 +2,7 @@
 """The engine checked against the independent numpy reference (polylm_ref.py).
 
 Usage: test_reference.py CHECK ENGINE [GGUF_NAME]
-  CHECK   tokenize | logits | greedy | quant | sensitivity
+  CHECK   self | tokenize | logits | greedy | quant | sensitivity
   ENGINE  path of the polytrans-model executable
   env FIXTURES: the folder with tiny-hf/ and the tiny-*.gguf files.
 
@@ -282,13 +282,55 @@ def check_sensitivity(exe, fx, hf, model, gguf):
         raise Fail('the F32 comparison would not catch: ' + ', '.join(missed))
 
 
+def _write_safetensors(path, tensors):
+    """Write {name: (dtype name, uint8/float array)} as safetensors."""
+    import json
+    import struct
+    header, blobs, off = {}, [], 0
+    for name, (dt, arr, shape) in tensors.items():
+        b = arr.tobytes()
+        header[name] = {'dtype': dt, 'shape': list(shape), 'data_offsets': [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode()
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def check_self(exe, fx, hf, model, gguf):
+    """The reference's own invariants (no engine needed)."""
+    ids = ref.tokenize(hf, PROMPTS[0])
+    full = ref.forward(model, ids)
+    k = len(ids) // 2
+    causal = float(np.abs(ref.forward(model, ids[:k]) - full[:k]).max())
+    print(f'causality: logits of a prefix vs the same rows of the full sequence: {causal:.3e}')
+    new, _ = ref.greedy(model, ids, 5, eos=-1)
+    chain = [int(np.argmax(full[-1]))]
+    print(f'greedy first step {new[0]} = argmax of the full forward {chain[0]}')
+    # The safetensors reader on F16 and BF16 data: round wte both ways with
+    # numpy and read it back.
+    w = model.wte.astype(np.float32)
+    bf = (w.view(np.uint32) >> 16).astype('<u2')           # truncation is fine here
+    with tempfile.TemporaryDirectory() as tmp:
+        p = os.path.join(tmp, 'x.safetensors')
+        _write_safetensors(p, {'a': ('F16', w.astype('<f2'), w.shape),
+                               'b': ('BF16', bf, w.shape)})
+        got = ref.read_safetensors(p)
+    d16 = float(np.abs(got['a'] - w.astype(np.float16).astype(np.float64)).max())
+    dbf = float(np.abs(got['b'] - (bf.astype(np.uint32) << 16).view(np.float32)).max())
+    print(f'F16 read back exactly: {d16 == 0}; BF16 read back exactly: {dbf == 0}')
+    print(f'SUMMARY self: causality {causal:.3e}, F16 {d16:g}, BF16 {dbf:g}')
+    if causal > 1e-9 or new[0] != chain[0] or d16 or dbf:
+        raise Fail('the reference is inconsistent with itself')
+
+
 def _config(hf):
     import json
     with open(os.path.join(hf, 'config.json'), encoding='utf-8') as f:
         return json.load(f)
 
 
-CHECKS = {'tokenize': check_tokenize, 'logits': check_logits, 'greedy': check_greedy,
+CHECKS = {'self': check_self, 'tokenize': check_tokenize, 'logits': check_logits, 'greedy': check_greedy,
           'quant': check_quant, 'sensitivity': check_sensitivity}
 
 
