@@ -1,0 +1,192 @@
+/*
+ * kernels.h: the compute layer under the forward pass (private to engine/).
+ *
+ * - a thread pool (threadpool.c) whose run() is a parallel-for with a
+ *   barrier at the end;
+ * - matrix x vector kernels per weight type and instruction set
+ *   (kernels.c: scalar reference and dispatch; kernels-avx2.c,
+ *   kernels-avx512.c: the same functions with target attributes, chosen at
+ *   run time with __builtin_cpu_supports);
+ * - element-wise kernels (LayerNorm, tanh-GELU, softmax, dot, axpy);
+ * - the matmul driver (matmul.c): few tokens go through the matrix x
+ *   vector kernels, many tokens through OpenBLAS SGEMM on f32 panels.
+ *
+ * Shapes follow GGUF: a weight matrix has n rows of k elements (ne[0] = k),
+ * and y = W x means y[r] = dot(row r, x).
+ */
+#ifndef ENGINE_KERNELS_H
+#define ENGINE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine-impl.h"
+
+/* ---- Thread pool ------------------------------------------------------- */
+
+typedef struct engine__pool engine__pool;
+/* A job: called once on each of nth threads with ith in [0, nth). */
+typedef void (*engine__pool_fn)(void *arg, int ith, int nth);
+
+/* Starts n_threads - 1 workers (the caller of run() is thread 0).
+ * n_threads <= 0 means the number of online cores. */
+int engine__pool_new(int n_threads, engine__pool **out, pt_err *e);
+/* Stops and joins the workers; NULL is a no-op. */
+void engine__pool_free(engine__pool *p);
+int engine__pool_size(const engine__pool *p);
+/* Runs fn on every thread and returns when all have finished. Workers
+ * spin briefly between jobs, then sleep on a futex. No allocation. One
+ * caller at a time. */
+void engine__pool_run(engine__pool *p, engine__pool_fn fn, void *arg);
+
+/* ---- Instruction sets and activation formats ---------------------------- */
+
+enum {
+	ENGINE_ISA_SCALAR = 0,
+	ENGINE_ISA_AVX2 = 1,     /* AVX2 + FMA + F16C */
+	ENGINE_ISA_AVX512 = 2,   /* AVX-512 F/BW/DQ/VL (+ VNNI, BF16 when present) */
+	ENGINE_ISA_COUNT_
+};
+
+/* The form a matrix x vector kernel wants its activations in. */
+enum {
+	ENGINE_VEC_F32 = 0,  /* k floats */
+	ENGINE_VEC_BF16 = 1, /* k bf16 (rounded to nearest even), padded to 32 */
+	ENGINE_VEC_Q8 = 2,   /* k/32 engine__blk_q8 blocks */
+};
+
+/* An activation block quantized like Q8_0 (d = amax/127, q = round(x/d)),
+ * with the sum of its q so kernels can use unsigned x signed dot products
+ * (VNNI vpdpbusd) on offset weights. */
+typedef struct engine__blk_q8 {
+	float d;
+	int32_t sum;
+	int8_t qs[32];
+} engine__blk_q8;
+
+/* Bytes of one prepared vector of k elements (0 if k does not suit the
+ * format, e.g. not a multiple of 32 for Q8). Always a multiple of 64. */
+size_t engine__vec_bytes(int vec, int64_t k);
+/* Converts k floats to the vector format (out has engine__vec_bytes). */
+void engine__vec_prepare(int vec, const float *x, int64_t k, void *out);
+
+/*
+ * y[j * y_stride + r] = dot(row r of W, vector j) for r in [r0, r1),
+ * j in [0, n_x). Row r of W starts at w + r * w_stride; vector j at
+ * x + j * x_stride (bytes), in the kernel's vec format.
+ */
+typedef void (*engine__mv_fn)(const void *w, size_t w_stride, int64_t k,
+			      const void *x, size_t x_stride, int n_x,
+			      float *y, size_t y_stride, int64_t r0, int64_t r1);
+
+typedef struct engine__kern {
+	int type;          /* weight type (ENGINE_TYPE_*) */
+	int isa;           /* ENGINE_ISA_* */
+	int vec;           /* ENGINE_VEC_* its activations come in */
+	unsigned needs;    /* ENGINE_CPU_* features beyond the ISA's base set */
+	const char *name;  /* "bf16/avx512-dpbf16" */
+	engine__mv_fn mv;
+} engine__kern;
+
+#define ENGINE_CPU_VNNI 1u  /* avx512_vnni */
+#define ENGINE_CPU_BF16 2u  /* avx512_bf16 */
+
+/* Highest ISA this CPU runs (cached). */
+int engine__isa_best(void);
+/* All kernels this CPU can run for a weight type (the scalar reference
+ * first); *n receives the count. */
+const engine__kern *const *engine__kern_list(int type, int *n);
+/* The kernel the engine uses for a type (fastest measured), NULL if the
+ * type has none. */
+const engine__kern *engine__kern_best(int type);
+
+/* ISA-specific kernel tables (kernels-avx2.c, kernels-avx512.c). Entries
+ * that need CPU features beyond the file's base set are checked by
+ * kernels.c before use. */
+extern const engine__kern engine__kern_avx2[];
+extern const int engine__n_kern_avx2;
+extern const engine__kern engine__kern_avx512[];
+extern const int engine__n_kern_avx512;
+/* Scalar references (kernels.c). */
+extern const engine__kern engine__kern_scalar[];
+extern const int engine__n_kern_scalar;
+
+/* ---- Element-wise kernels ---------------------------------------------- */
+
+typedef struct engine__ops {
+	/* y = (x - mean) / sqrt(var + eps) * w + b over n elements */
+	void (*layernorm)(float *y, const float *x, const float *w,
+			  const float *b, int64_t n, float eps);
+	/* x = 0.5 x (1 + tanh(0.7978845608 (x + 0.044715 x^3))) in place */
+	void (*gelu)(float *x, int64_t n);
+	/* x = softmax(x) in place, computed in f32 */
+	void (*softmax)(float *x, int64_t n);
+	float (*dot)(const float *a, const float *b, int64_t n);
+	/* y += a * x */
+	void (*axpy)(float *y, float a, const float *x, int64_t n);
+	/* x[i] += b[i] */
+	void (*add)(float *x, const float *b, int64_t n);
+} engine__ops;
+
+/* Element-wise kernels of one ISA (NULL if this CPU lacks it), and the
+ * best ones. */
+const engine__ops *engine__ops_for(int isa);
+const engine__ops *engine__ops_best(void);
+extern const engine__ops engine__ops_avx2;
+extern const engine__ops engine__ops_avx512;
+
+/* Scalar bf16 rounding used by the VEC_BF16 format. */
+static inline uint16_t engine__kf32_to_bf16(float f)
+{
+	union { float f; uint32_t u; } v = { .f = f };
+	if ((v.u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((v.u >> 16) | 0x40u); /* quiet NaN */
+	return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
+/* ---- Matmul driver (matmul.c) ------------------------------------------- */
+
+/* Tokens up to which the matrix x vector kernels are used; above it the
+ * weights go through SGEMM. */
+#define ENGINE_GEMV_MAX_TOK 16
+
+/* A weight matrix as the driver sees it. */
+typedef struct engine__mat {
+	const void *data;
+	int type;
+	int64_t k;        /* row length (ne[0]) */
+	int64_t n;        /* rows (ne[1]) */
+	size_t row_bytes;
+} engine__mat;
+
+/* Scratch the driver needs, allocated once per context. */
+typedef struct engine__mm_scratch {
+	void *xq;          /* prepared activations: ENGINE_GEMV_MAX_TOK vectors */
+	size_t xq_bytes;
+	float *panel;      /* per thread: panel_floats floats */
+	size_t panel_floats; /* ENGINE_PANEL_FLOATS, or 16 rows of the longest */
+	int n_threads;
+} engine__mm_scratch;
+
+#define ENGINE_PANEL_FLOATS ((size_t)256 * 1024)
+
+/* Bytes of scratch for matrices with rows up to max_k long. */
+int engine__mm_scratch_init(engine__mm_scratch *s, int64_t max_k,
+			    int n_threads, pt_err *e);
+void engine__mm_scratch_done(engine__mm_scratch *s);
+
+/* Fills *m from a tensor; PT_EUNSUPPORTED if its type has no kernel. */
+int engine__mat_from_tensor(engine__mat *m, const engine__tensor *t,
+			    pt_err *e);
+
+/*
+ * y[t * ldy + r] = dot(row r of W, x[t * ldx ..]) (+ bias[r] if bias) for
+ * t in [0, n_tok), r in [0, W->n), then tanh-GELU if gelu is nonzero.
+ * Uses the pool's threads; OpenBLAS must be set to one thread (the context
+ * does it).
+ */
+void engine__matmul(engine__pool *pool, engine__mm_scratch *s,
+		    const engine__mat *w, const float *bias, const float *x,
+		    size_t ldx, int n_tok, float *y, size_t ldy, int gelu);
+
+#endif
