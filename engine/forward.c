@@ -46,6 +46,8 @@ struct engine_ctx {
 	float *kc, *vc;      /* [n_layer][n_seq][n_ctx][d] */
 	int32_t *kv_len;     /* [n_seq] */
 	int32_t *seq_fill;   /* [n_seq]: validation scratch */
+	int32_t *toks;       /* [n_seq][n_ctx]: the tokens cached, for
+				engine__ctx_tokens (prefix reuse) */
 
 	/* scratch for n_batch tokens */
 	float *h;            /* [n_batch][d]  residual stream */
@@ -170,6 +172,7 @@ static int ctx_alloc_all(engine_ctx *c, pt_err *e)
 	c->vc = ctx_alloc(kv, sizeof(float), &total);
 	c->kv_len = ctx_alloc((size_t)c->p.n_seq, sizeof(int32_t), &total);
 	c->seq_fill = ctx_alloc((size_t)c->p.n_seq, sizeof(int32_t), &total);
+	c->toks = ctx_alloc((size_t)c->p.n_seq * (size_t)c->p.n_ctx, sizeof(int32_t), &total);
 	c->h = ctx_alloc(nb * d, sizeof(float), &total);
 	c->a = ctx_alloc(nb * d, sizeof(float), &total);
 	c->qkv = ctx_alloc(nb * d * 3, sizeof(float), &total);
@@ -181,7 +184,7 @@ static int ctx_alloc_all(engine_ctx *c, pt_err *e)
 	c->eval_pos = ctx_alloc(nb, sizeof(int32_t), &total);
 	c->eval_seq = ctx_alloc(nb, sizeof(int32_t), &total);
 	c->eval_logits = ctx_alloc(nb, sizeof(int8_t), &total);
-	if (!c->kc || !c->vc || !c->kv_len || !c->seq_fill || !c->h || !c->a ||
+	if (!c->kc || !c->vc || !c->kv_len || !c->seq_fill || !c->toks || !c->h || !c->a ||
 	    !c->qkv || !c->att || !c->ffb || !c->hl || !c->scores ||
 	    !c->run_start || !c->eval_pos || !c->eval_seq || !c->eval_logits)
 		return pt_err_set(e, PT_ENOMEM,
@@ -256,6 +259,7 @@ void engine_ctx_free(engine_ctx *c)
 	free(c->vc);
 	free(c->kv_len);
 	free(c->seq_fill);
+	free(c->toks);
 	free(c->h);
 	free(c->a);
 	free(c->qkv);
@@ -303,8 +307,28 @@ void engine_kv_copy(engine_ctx *c, int32_t src, int32_t dst, int32_t n)
 			memcpy(ctx_k(c, l, dst, 0), ctx_k(c, l, src, 0), bytes);
 			memcpy(ctx_v(c, l, dst, 0), ctx_v(c, l, src, 0), bytes);
 		}
+		memcpy(c->toks + (size_t)dst * (size_t)c->p.n_ctx,
+		       c->toks + (size_t)src * (size_t)c->p.n_ctx,
+		       (size_t)n * sizeof(int32_t));
 	}
 	c->kv_len[dst] = n;
+}
+
+int32_t engine__ctx_n_ctx(const engine_ctx *c)
+{
+	return c->p.n_ctx;
+}
+
+int32_t engine__ctx_n_seq(const engine_ctx *c)
+{
+	return c->p.n_seq;
+}
+
+const int32_t *engine__ctx_tokens(const engine_ctx *c, int32_t seq)
+{
+	if (seq < 0 || seq >= c->p.n_seq)
+		return NULL;
+	return c->toks + (size_t)seq * (size_t)c->p.n_ctx;
 }
 
 /* ---- Row-wise jobs (LayerNorm, residual) --------------------------------- */
@@ -537,9 +561,11 @@ int engine_decode(engine_ctx *c, const engine_batch *b, float *out, pt_err *e)
 	if (n_out > 0)
 		engine__matmul(c->pool, &c->mm, &c->output, NULL, c->hl, d, n_out,
 			       out, (size_t)c->n_vocab, 0);
-	for (int i = 0; i < b->n; i++)
+	for (int i = 0; i < b->n; i++) {
+		c->toks[(size_t)b->seq[i] * (size_t)c->p.n_ctx + (size_t)b->pos[i]] = b->token[i];
 		if (b->pos[i] + 1 > c->kv_len[b->seq[i]])
 			c->kv_len[b->seq[i]] = b->pos[i] + 1;
+	}
 	return 0;
 }
 
