@@ -178,18 +178,28 @@ static int find_tensors(engine_model *m, pt_err *e)
 	return 0;
 }
 
+/* Optional keys are looked up with a local pt_err, so that an absent one
+ * leaves no stale message; this passes a real failure on. */
+static int keep(pt_err *e, const pt_err *le, int rc)
+{
+	if (rc && e)
+		*e = *le;
+	return rc;
+}
+
 /* A string key as a NUL-terminated copy; *out stays NULL if absent. */
 static int str_key(const engine_model *m, const char *key, char **out, pt_err *e)
 {
 	const char *s;
 	size_t len;
-	int rc = engine__gguf_get_str(m->gguf, key, &s, &len, e);
+	pt_err le;
+	int rc = engine__gguf_get_str(m->gguf, key, &s, &len, &le);
 
 	*out = NULL;
 	if (rc == PT_ENOTFOUND)
 		return 0;
 	if (rc)
-		return rc;
+		return keep(e, &le, rc);
 	if (!(*out = strndup(s, len)))
 		return pt_err_set(e, PT_ENOMEM, "%s: out of memory", m->path);
 	return 0;
@@ -199,13 +209,14 @@ static int str_key(const engine_model *m, const char *key, char **out, pt_err *e
 static int tok_id(const engine_model *m, const char *key, int32_t *out, pt_err *e)
 {
 	uint32_t v;
-	int rc = engine__gguf_get_u32(m->gguf, key, &v, e);
+	pt_err le;
+	int rc = engine__gguf_get_u32(m->gguf, key, &v, &le);
 
 	*out = -1;
 	if (rc == PT_ENOTFOUND)
 		return 0;
 	if (rc)
-		return rc;
+		return keep(e, &le, rc);
 	if (v >= (uint32_t)m->info.n_vocab)
 		return pt_err_set(e, PT_EFORMAT, "%s: key %s is %" PRIu32 ", outside the "
 				  "vocabulary of %" PRId32, m->path, key, v, m->info.n_vocab);
@@ -216,14 +227,15 @@ static int tok_id(const engine_model *m, const char *key, int32_t *out, pt_err *
 static int flag(const engine_model *m, const char *key, int dflt, int *out, pt_err *e)
 {
 	bool b;
-	int rc = engine__gguf_get_bool(m->gguf, key, &b, e);
+	pt_err le;
+	int rc = engine__gguf_get_bool(m->gguf, key, &b, &le);
 
 	*out = dflt;
 	if (rc == PT_ENOTFOUND)
 		return 0;
 	if (rc == 0)
 		*out = b;
-	return rc;
+	return keep(e, &le, rc);
 }
 
 static int read_tokenizer_info(engine_model *m, pt_err *e)
@@ -232,6 +244,7 @@ static int read_tokenizer_info(engine_model *m, pt_err *e)
 	const void *data;
 	uint64_t n;
 	char *model = NULL;
+	pt_err le;
 	int et, rc;
 
 	if ((rc = str_key(m, "tokenizer.ggml.model", &model, e)))
@@ -262,9 +275,10 @@ static int read_tokenizer_info(engine_model *m, pt_err *e)
 	    (rc = flag(m, "tokenizer.ggml.remove_extra_whitespaces", 1,
 			&in->remove_extra_whitespaces, e)))
 		return rc;
-	rc = engine__gguf_get_arr(m->gguf, "tokenizer.ggml.precompiled_charsmap", &et, &n, &data, e);
+	rc = engine__gguf_get_arr(m->gguf, "tokenizer.ggml.precompiled_charsmap", &et, &n, &data,
+				  &le);
 	if (rc && rc != PT_ENOTFOUND)
-		return rc;
+		return keep(e, &le, rc);
 	in->has_charsmap = rc == 0 && n > 0;
 	return 0;
 }
