@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Tokenizer parity: the engine's ids against the SentencePiece library's.
+
+    test_parity.py TOK_IDS FIXTURE_DIR CORPUS
+
+For both fixture tokenizers (tiny-hf/tokenizer.model with tiny-f32.gguf,
+identity normalization; tok-nfkc-hf/tokenizer.model with tok-nfkc.gguf,
+nmt_nfkc with a precompiled charsmap) it compares, item by item:
+  1. every corpus item: engine (ENGINE_TOK_NO_SPECIAL) vs sp.encode(item);
+  2. every corpus item with special-token splitting: engine (default flags)
+     vs HF's slow LlamaTokenizer rule, i.e. the text split at the literal
+     "<s>", "</s>", "<unk>" (leftmost, longest), each part sp.encode'd;
+  3. a few thousand random strings drawn from the corpus's characters plus
+     spaces, tabs and newlines (seeded, so a failure reproduces).
+TOK_IDS is the small C program tok-ids (engine_tokenize over hex lines).
+It fails listing the first mismatches with their pieces.
+"""
+import os
+import random
+import re
+import subprocess
+import sys
+
+try:
+    import sentencepiece as spm
+except ImportError:
+    print("SKIP: python3-sentencepiece is not installed")
+    sys.exit(77)
+
+SPECIALS = ("<s>", "</s>", "<unk>")
+N_RANDOM = 3000
+
+
+def unescape(line):
+    def rep(m):
+        s = m.group(0)
+        if s in ("\\n", "\\t", "\\r", "\\\\"):
+            return {"\\n": "\n", "\\t": "\t", "\\r": "\r", "\\\\": "\\"}[s]
+        return chr(int(s[2:], 16))
+    return re.sub(r"\\(?:u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[ntr\\])", rep, line)
+
+
+def load_corpus(path):
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line[:-1] if line.endswith("\n") else line
+            if line.startswith("#"):
+                continue
+            items.append(unescape(line))
+    return items
+
+
+def engine_ids(tok_ids, gguf, items, special):
+    args = [tok_ids, gguf] + (["--special"] if special else [])
+    inp = "".join(s.encode("utf-8").hex() + "\n" for s in items)
+    r = subprocess.run(args, input=inp, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        sys.exit("tok-ids failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    lines = r.stdout.split("\n")[:len(items)]
+    if len(lines) != len(items):
+        sys.exit("tok-ids printed %d lines for %d items" % (len(lines), len(items)))
+    return lines
+
+
+def hf_split_encode(sp, text):
+    """HF slow tokenizer: split out special-token strings, encode the rest."""
+    ids, start, i = [], 0, 0
+    while i < len(text):
+        best = None
+        for s in SPECIALS:
+            if text.startswith(s, i) and (best is None or len(s) > len(best)):
+                best = s
+        if best is None:
+            i += 1
+            continue
+        if i > start:
+            ids += sp.encode(text[start:i])
+        ids.append(sp.piece_to_id(best))
+        i += len(best)
+        start = i
+    if start < len(text):
+        ids += sp.encode(text[start:])
+    return ids
+
+
+def random_items(corpus, seed):
+    rng = random.Random(seed)
+    chars = sorted(set("".join(corpus)))
+    chars += [" "] * 20 + ["\t", "\n", "  "]
+    return ["".join(rng.choice(chars) for _ in range(rng.randrange(0, 40)))
+            for _ in range(N_RANDOM)]
+
+
+def compare(sp, label, items, got, expect_fn):
+    bad = []
+    for i, s in enumerate(items):
+        want = " ".join(map(str, expect_fn(s)))
+        if got[i] != want:
+            bad.append((i, s, want, got[i]))
+    for i, s, want, have in bad[:8]:
+        print("MISMATCH %s item %d: %r" % (label, i, s))
+        print("   sentencepiece: %s  %s" % (want, [sp.id_to_piece(int(x)) for x in want.split()]))
+        print("   engine:        %s" % have)
+    print("%s: %d/%d items match" % (label, len(items) - len(bad), len(items)))
+    return len(bad)
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: test_parity.py TOK_IDS FIXTURE_DIR CORPUS")
+    tok_ids, fix, corpus_path = sys.argv[1:]
+    corpus = load_corpus(corpus_path)
+    if len(corpus) < 100:
+        sys.exit("corpus has only %d items" % len(corpus))
+    failures = 0
+    for model, gguf in (("tiny-hf/tokenizer.model", "tiny-f32.gguf"),
+                        ("tok-nfkc-hf/tokenizer.model", "tok-nfkc.gguf")):
+        sp = spm.SentencePieceProcessor(model_file=os.path.join(fix, model))
+        g = os.path.join(fix, gguf)
+        failures += compare(sp, gguf + " corpus", corpus,
+                            engine_ids(tok_ids, g, corpus, False), sp.encode)
+        failures += compare(sp, gguf + " corpus+specials", corpus,
+                            engine_ids(tok_ids, g, corpus, True),
+                            lambda s: hf_split_encode(sp, s))
+        rnd = random_items(corpus, 20240501)
+        failures += compare(sp, gguf + " random", rnd,
+                            engine_ids(tok_ids, g, rnd, False), sp.encode)
+    if failures:
+        sys.exit("%d mismatches" % failures)
+    print("tokenizer parity: all ids match")
+
+
+if __name__ == "__main__":
+    main()
