@@ -259,4 +259,36 @@ const char *engine_type_name(int type);
 int engine_quantize(const char *in_path, const char *out_path, int type,
 		    int n_threads, pt_err *e);
 
+/* ---- Benchmark support ------------------------------------------------ */
+
+/* The shape of a PolyLM model, for models built in memory. */
+typedef struct engine_shape {
+	int32_t n_vocab, n_ctx, n_embd, n_head, n_layer, n_ff;
+	float norm_eps;
+} engine_shape;
+
+/* Fills *s for "1.7b" (the exact PolyLM-1.7B shape) or "tiny" (a
+ * PolyLM-shaped model small enough for unit tests); PT_EINVAL otherwise. */
+int engine_shape_by_name(const char *name, engine_shape *s, pt_err *e);
+
+/*
+ * Builds a model in memory with random weights of shape *s: every 2-D
+ * matrix (token_embd, output and the four per layer) of the given type
+ * (f32, f16, bf16, q8_0, q4_0), norms, biases and position_embd f32, and
+ * an explicit output matrix as a converted file has. The model has no file
+ * and no tokenizer: functions that need one fail with PT_EINVAL. The same
+ * seed gives the same weights. Free with engine_model_free.
+ */
+int engine_model_new_random(const engine_shape *s, int type, uint64_t seed,
+			    engine_model **out, pt_err *e);
+
+/*
+ * Measures the memory read bandwidth with n_threads threads (0 = the
+ * number of cores): reads a buffer of `bytes` (at least 1 GiB is
+ * meaningful) `passes` times and reports the best pass in GB/s (1e9
+ * bytes per second).
+ */
+int engine_membw_measure(int n_threads, size_t bytes, int passes,
+			 double *gbps, pt_err *e);
+
 #endif

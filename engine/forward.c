@@ -339,6 +339,7 @@ typedef struct rows_job {
 	engine_ctx *c;
 	int kind, n;
 	const float *w, *b;
+	_Atomic int next;
 } rows_job;
 
 static void rows_run(void *arg, int ith, int nth)
@@ -346,7 +347,10 @@ static void rows_run(void *arg, int ith, int nth)
 	rows_job *j = arg;
 	engine_ctx *c = j->c;
 	size_t d = (size_t)c->d;
-	for (int i = ith; i < j->n; i += nth) {
+	for (;;) {
+		int i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		if (i >= j->n)
+			break;
 		float *h = c->h + (size_t)i * d, *a = c->a + (size_t)i * d;
 		if (j->kind != ROWS_LN1)
 			c->ops->add(h, a, c->d);
@@ -358,7 +362,8 @@ static void rows_run(void *arg, int ith, int nth)
 static void rows(engine_ctx *c, int kind, int n, const float *w,
 		 const float *b)
 {
-	rows_job j = { c, kind, n, w, b };
+	rows_job j = { .c = c, .kind = kind, .n = n, .w = w, .b = b };
+	atomic_init(&j.next, 0);
 	if (n == 1)
 		rows_run(&j, 0, 1); /* not worth waking the pool */
 	else

@@ -31,12 +31,17 @@ typedef void (*engine__pool_fn)(void *arg, int ith, int nth);
 /* Starts n_threads - 1 workers (the caller of run() is thread 0).
  * n_threads <= 0 means the number of online cores. */
 int engine__pool_new(int n_threads, engine__pool **out, pt_err *e);
+/* The number of online cores (at least 1): the default thread count. */
+int engine__pool_default_threads(void);
 /* Stops and joins the workers; NULL is a no-op. */
 void engine__pool_free(engine__pool *p);
 int engine__pool_size(const engine__pool *p);
-/* Runs fn on every thread and returns when all have finished. Workers
- * spin briefly between jobs, then sleep on a futex. No allocation. One
- * caller at a time. */
+/* Runs fn on the calling thread (ith 0) and on every worker that joins
+ * before that call returns, and returns when all of them have finished.
+ * A worker that is not running in time (the machine is shared) skips the
+ * job, so fn must hand out its work through an atomic counter; ith only
+ * picks per-thread scratch. Workers spin briefly between jobs, then sleep
+ * on a futex. No allocation. One caller at a time. */
 void engine__pool_run(engine__pool *p, engine__pool_fn fn, void *arg);
 
 /* ---- Instruction sets and activation formats ---------------------------- */

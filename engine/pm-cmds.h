@@ -1,0 +1,14 @@
+/*
+ * pm-cmds.h: subcommands of polytrans-model that live in their own files.
+ * Each takes the subcommand's arguments (argv[0] is the subcommand's name)
+ * and returns the process exit status: 0 success, 1 failure (after one
+ * line "polytrans-model: MESSAGE" on stderr), 2 usage error.
+ */
+#ifndef PM_CMDS_H
+#define PM_CMDS_H
+
+/* polytrans-model bench --shape 1.7b|tiny --type TYPE [--threads N]
+ * [--reps N] [--json] (polytrans-model-bench.c) */
+int pm_cmd_bench(int argc, char **argv);
+
+#endif
