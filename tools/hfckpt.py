@@ -37,7 +37,9 @@ class CheckpointError(Exception):
 
 
 def bf16_bits_to_f32(bits):
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+    """bf16 bits -> float32: the bits shifted up by 16 (exact)."""
+    wide = np.ascontiguousarray(bits, dtype=np.uint16).reshape(-1).astype(np.uint32) << 16
+    return wide.view(np.float32).reshape(np.shape(bits))
 
 
 # dtype name -> (numpy dtype of the raw elements, element size)
@@ -47,12 +49,6 @@ _DTYPES = {
     "I64": ("<i8", 8), "I32": ("<i4", 4),
 }
 _FLOAT_DTYPES = ("BF16", "F16", "F32")
-
-
-def _to_f32(raw, dtype):
-    if dtype == "BF16":
-        return bf16_bits_to_f32(raw)
-    return raw.astype(np.float32)
 
 
 class TensorRef:
@@ -89,10 +85,10 @@ class TensorRef:
             expect *= n
         return True
 
-    def read(self, r0=None, r1=None):
-        """Rows r0..r1 (first dimension) as a contiguous float32 array; the
-        whole tensor by default.  Only the storage bytes those rows span are
-        read from the file."""
+    def read(self, r0=None, r1=None, transpose=False):
+        """Rows r0..r1 (first dimension) as a C-contiguous float32 array; the
+        whole tensor by default; transposed (reversed dimensions) if asked.
+        Only the storage bytes those rows span are read from the file."""
         if self.dtype not in _FLOAT_DTYPES:
             raise CheckpointError("%s: tensor %s has dtype %s; only BF16, F16 and F32 weights "
                                   "are supported" % (self.path, self.name, self.dtype))
@@ -117,9 +113,23 @@ class TensorRef:
         if got != span * esize:
             raise CheckpointError("%s: tensor %s is truncated (%d of %d bytes)"
                                   % (self.path, self.name, got, span * esize))
-        view = np.lib.stride_tricks.as_strided(
-            raw, shape=shape, strides=[s * esize for s in stride], writeable=False)
-        return np.ascontiguousarray(_to_f32(view, self.dtype))
+        if not shape:
+            view = raw.reshape(())
+        else:
+            view = np.lib.stride_tricks.as_strided(
+                raw, shape=shape, strides=[s * esize for s in stride], writeable=False)
+        if transpose:
+            view = view.T
+        # One pass from the strided raw elements to a fresh C-ordered float32
+        # array: at most the raw span and the result are in memory at once.
+        out = np.empty(view.shape, dtype=np.float32)
+        if self.dtype == "BF16":
+            bits = out.view(np.uint32)
+            bits[...] = view
+            np.left_shift(bits, np.uint32(16), out=bits)
+        else:
+            out[...] = view
+        return out
 
 
 # ---------------------------------------------------------------------------
