@@ -13,6 +13,10 @@
 #define AT(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
 #define CAT(obj, off, type) ((const type *)(const void *)((const char *)(obj) + (off)))
 
+/* Array fields hold a pointer to their first element. */
+typedef const void *cptr;
+typedef const char *ccptr;
+
 /* Printable, bounded copy of a peer-supplied name for an error message. */
 static void safe_name(const char *p, size_t n, char *out, size_t outsz)
 {
@@ -471,7 +475,7 @@ static bool present(const proto_field *f, const void *obj)
 		return f->aux_off ? *CAT(obj, f->aux_off, bool)
 				  : *CAT(obj, f->off, double) != 0.0;
 	case F_STRS: case F_OBJS:
-		return *CAT(obj, f->off, const void *) != NULL ||
+		return *CAT(obj, f->off, cptr) != NULL ||
 		       *CAT(obj, f->aux_off, uint32_t) > 0;
 	default: return true;
 	}
@@ -496,7 +500,7 @@ static int enc_str(const proto_field *f, proto_str s, msgpack_packer *pk, pt_err
 
 static int enc_array(const proto_field *f, const void *obj, msgpack_packer *pk, pt_err *e)
 {
-	const char *arr = *CAT(obj, f->off, const char *);
+	const char *arr = *CAT(obj, f->off, ccptr);
 	uint32_t n = *CAT(obj, f->aux_off, uint32_t);
 	size_t size = f->kind == F_STRS ? sizeof(proto_str) : f->sub->size;
 	int rc;
