@@ -11,9 +11,13 @@ nmt_nfkc with a precompiled charsmap) it compares, item by item:
      vs HF's slow LlamaTokenizer rule, i.e. the text split at the literal
      "<s>", "</s>", "<unk>" (leftmost, longest), each part sp.encode'd;
   3. a few thousand random strings drawn from the corpus's characters plus
-     spaces, tabs and newlines (seeded, so a failure reproduces).
-TOK_IDS is the small C program tok-ids (engine_tokenize over hex lines).
-It fails listing the first mismatches with their pieces.
+     spaces, tabs and newlines (seeded, so a failure reproduces);
+  4. decoding: engine_detokenize vs sp.decode on the ids of every corpus
+     item and on random id sequences (a third byte pieces, so invalid and
+     incomplete UTF-8 meets pieces and controls). <unk> is left out: the
+     engine skips it where SentencePiece writes " \u2047 ".
+TOK_IDS is the small C program tok-ids (engine_tokenize over hex lines,
+engine_detokenize with --decode). It fails listing the first mismatches.
 """
 import os
 import random
@@ -61,6 +65,45 @@ def engine_ids(tok_ids, gguf, items, special):
     if len(lines) != len(items):
         sys.exit("tok-ids printed %d lines for %d items" % (len(lines), len(items)))
     return lines
+
+
+def engine_decode(tok_ids, gguf, seqs):
+    inp = "".join(" ".join(map(str, ids)) + "\n" for ids in seqs)
+    r = subprocess.run([tok_ids, gguf, "--decode"], input=inp, capture_output=True,
+                       text=True, timeout=300)
+    if r.returncode != 0:
+        sys.exit("tok-ids --decode failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    lines = r.stdout.split("\n")[:len(seqs)]
+    return [bytes.fromhex(x) if not x.startswith("ERR") else x for x in lines]
+
+
+def random_id_seqs(sp, seed, n):
+    rng = random.Random(seed)
+    nv = sp.get_piece_size()
+    byte_ids = [i for i in range(nv) if sp.is_byte(i)]
+    seqs = []
+    for _ in range(n):
+        seq = []
+        while len(seq) < rng.randrange(1, 40):
+            i = rng.choice(byte_ids) if rng.random() < 0.33 else rng.randrange(nv)
+            if not sp.is_unknown(i):
+                seq.append(i)
+        seqs.append(seq)
+    return seqs
+
+
+def compare_decode(sp, label, seqs, got):
+    bad = 0
+    for ids, have in zip(seqs, got):
+        want = sp.decode(ids).encode("utf-8")
+        if have != want:
+            bad += 1
+            if bad <= 8:
+                print("MISMATCH %s decode %s %s" % (label, ids, [sp.id_to_piece(i) for i in ids]))
+                print("   sentencepiece: %r" % want.decode("utf-8", "replace"))
+                print("   engine:        %r" % (have if isinstance(have, str) else have.decode("utf-8", "replace")))
+    print("%s decode: %d/%d sequences match" % (label, len(seqs) - bad, len(seqs)))
+    return bad
 
 
 def hf_split_encode(sp, text):
@@ -118,8 +161,11 @@ def main():
                         ("tok-nfkc-hf/tokenizer.model", "tok-nfkc.gguf")):
         sp = spm.SentencePieceProcessor(model_file=os.path.join(fix, model))
         g = os.path.join(fix, gguf)
-        failures += compare(sp, gguf + " corpus", corpus,
-                            engine_ids(tok_ids, g, corpus, False), sp.encode)
+        got = engine_ids(tok_ids, g, corpus, False)
+        failures += compare(sp, gguf + " corpus", corpus, got, sp.encode)
+        seqs = [[int(x) for x in line.split()] for line in got if not line.startswith("ERR")]
+        seqs += random_id_seqs(sp, 777, N_RANDOM)
+        failures += compare_decode(sp, gguf, seqs, engine_decode(tok_ids, g, seqs))
         failures += compare(sp, gguf + " corpus+specials", corpus,
                             engine_ids(tok_ids, g, corpus, True),
                             lambda s: hf_split_encode(sp, s))

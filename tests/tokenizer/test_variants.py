@@ -11,7 +11,8 @@ tools/data/tok-corpus.txt) with:
   - no dummy prefix and no removal of extra whitespace;
 converts each with tools/make-tiny-model --tokenizer and tools/polylm-convert
 (tiny weights), and compares the engine's ids (tok-ids) with sp.encode on
-the corpus and on random strings rich in the user-defined pieces.
+the corpus and on random strings rich in the user-defined pieces, and
+engine_detokenize with sp.decode on those ids and on random id sequences.
 """
 import os
 import random
@@ -27,7 +28,8 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path.insert(0, HERE)
-from test_parity import compare, engine_ids, load_corpus  # noqa: E402
+from test_parity import (compare, compare_decode, engine_decode, engine_ids,  # noqa: E402
+                         load_corpus, random_id_seqs)
 
 USER = ["<|user|>", "<|assistant|>", "ab", "abc", "▁hello", "の", "ﬁ"]
 
@@ -152,7 +154,11 @@ def main():
             n_unused = sum(sp.is_unused(i) for i in range(sp.get_piece_size()))
             print("%s: %d pieces, %d unused" % (name, sp.get_piece_size(), n_unused))
             items = corpus + random_items(corpus, 99)
-            failures += compare(sp, name, items, engine_ids(tok_ids, gguf, items, False), sp.encode)
+            got = engine_ids(tok_ids, gguf, items, False)
+            failures += compare(sp, name, items, got, sp.encode)
+            seqs = [[int(x) for x in g.split()] for g in got if not g.startswith("ERR")]
+            seqs += random_id_seqs(sp, 5, 1000)
+            failures += compare_decode(sp, name, seqs, engine_decode(tok_ids, gguf, seqs))
     if failures:
         sys.exit("%d mismatches" % failures)
     print("tokenizer variants: all ids match")
