@@ -303,26 +303,22 @@ static int *sorted_index(engine__gguf *g, int n, int (*cmp)(const void *, const 
 	return idx;
 }
 
+static int get_int(const engine__gguf *g, const char *key, const char *want, uint64_t *mag,
+		   int *neg, pt_err *e);
+
 static int read_alignment(engine__gguf *g, pt_err *e)
 {
-	const gguf_kv *kv = find_kv(g, "general.alignment");
 	uint64_t a = 0;
+	int neg = 0, rc;
 
 	g->alignment = GGUF_DEFAULT_ALIGN;
-	if (!kv)
+	if (!find_kv(g, "general.alignment"))
 		return 0;
-	switch (kv->type) {
-	case GGUF_T_UINT8: a = kv->val[0]; break;
-	case GGUF_T_UINT16: { uint16_t v; memcpy(&v, kv->val, 2); a = v; break; }
-	case GGUF_T_UINT32: { uint32_t v; memcpy(&v, kv->val, 4); a = v; break; }
-	case GGUF_T_UINT64: memcpy(&a, kv->val, 8); break;
-	default:
-		return pt_err_set(e, PT_EFORMAT, "%s: key general.alignment has type %s, "
-				  "expected an unsigned integer", g->path, vtype_name(kv->type));
-	}
-	if (a == 0 || (a & (a - 1)) || a > (1u << 30))
-		return pt_err_set(e, PT_EFORMAT, "%s: key general.alignment is %" PRIu64
-				  " (must be a power of two up to 2^30)", g->path, a);
+	if ((rc = get_int(g, "general.alignment", "an unsigned integer", &a, &neg, e)))
+		return rc;
+	if (neg || a == 0 || (a & (a - 1)) || a > (1u << 30))
+		return pt_err_set(e, PT_EFORMAT, "%s: key general.alignment is %s%" PRIu64
+				  " (must be a power of two up to 2^30)", g->path, neg ? "-" : "", a);
 	g->alignment = a;
 	return 0;
 }

@@ -208,6 +208,17 @@ void engine__dequant_row(int type, const void *src, float *dst, int64_t n)
 	}
 }
 
+/* roundf (halves away from zero) for |v| < 2^31, without a libm call so
+ * the loop vectorizes: a - trunc(a) is exact for such values. */
+static inline int round_away(float v)
+{
+	float a = fabsf(v);
+	int i = (int)a;
+
+	i += (a - (float)i) >= 0.5f;
+	return v < 0.0f ? -i : i;
+}
+
 /* As llama.cpp's quantize_row_q8_0_ref: d = amax / 127, q = round(x / d)
  * computed as x * (1 / d), rounding halves away from zero. */
 static void quant_q8_0(const float *x, engine_block_q8_0 *b, int64_t n)
@@ -221,7 +232,7 @@ static void quant_q8_0(const float *x, engine_block_q8_0 *b, int64_t n)
 		float id = d != 0.0f ? 1.0f / d : 0.0f;
 		b[i].d = engine__f32_to_fp16(d);
 		for (int j = 0; j < ENGINE_QK8_0; j++)
-			b[i].qs[j] = (int8_t)roundf(xb[j] * id);
+			b[i].qs[j] = (int8_t)round_away(xb[j] * id);
 	}
 }
 
