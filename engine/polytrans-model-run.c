@@ -74,7 +74,7 @@ static int pm_run_parse(int argc, char **argv, pm_run_opts *o)
 	int64_t v;
 	int c, rc = 0;
 
-	while (rc == 0 && (c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while (rc == 0 && (c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROMPT: o->prompt = optarg; break;
 		case O_MAX:
@@ -116,7 +116,7 @@ static int pm_run_parse(int argc, char **argv, pm_run_opts *o)
 		case O_THREADS: rc = pm_parse_i64("--threads", optarg, 1, 1024, &o->threads); break;
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return -1;
-		default: return pm_usage_error("run: bad option");
+		default: return pm_bad_option("run", c, argv);
 		}
 	}
 	if (rc != 0)

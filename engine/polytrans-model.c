@@ -15,9 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef PM_HAVE_BENCH
 #include "pm-cmds.h"
-#endif
 #include "polytrans-model.h"
 
 int pm_verbose;
@@ -88,6 +86,15 @@ int pm_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\nTry 'polytrans-model --help' for the usage.\n", stderr);
 	return PM_EXIT_USAGE;
+}
+
+int pm_bad_option(const char *cmd, int c, char **argv)
+{
+	const char *word = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return pm_usage_error("%s: option '%s' needs a value", cmd, word);
+	return pm_usage_error("%s: unknown option '%s'", cmd, word);
 }
 
 int pm_fail_err(const pt_err *e, int code)
@@ -307,12 +314,12 @@ static int pm_cmd_info(int argc, char **argv)
 	engine_model *m;
 	int tensors = 0, c, rc;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': tensors = 1; break;
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return PM_EXIT_OK;
-		default: return pm_usage_error("info: bad option");
+		default: return pm_bad_option("info", c, argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -382,13 +389,13 @@ static int pm_cmd_tokenize(int argc, char **argv)
 	int no_bos = 0, lines = 0, c, rc;
 	unsigned flags = 0;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': no_bos = 1; break;
 		case 'l': lines = 1; break;
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return PM_EXIT_OK;
-		default: return pm_usage_error("tokenize: bad option");
+		default: return pm_bad_option("tokenize", c, argv);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -431,11 +438,11 @@ static int pm_cmd_detokenize(int argc, char **argv)
 	int c, rc;
 	pt_err e;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return PM_EXIT_OK;
-		default: return pm_usage_error("detokenize: bad option");
+		default: return pm_bad_option("detokenize", c, argv);
 		}
 	}
 	if (argc - optind < 1)
@@ -494,7 +501,7 @@ static int pm_cmd_quantize(int argc, char **argv)
 	int c, rc, type;
 	pt_err e;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if ((rc = pm_parse_i64("--threads", optarg, 1, 1024, &threads)) != 0)
@@ -502,7 +509,7 @@ static int pm_cmd_quantize(int argc, char **argv)
 			break;
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return PM_EXIT_OK;
-		default: return pm_usage_error("quantize: bad option");
+		default: return pm_bad_option("quantize", c, argv);
 		}
 	}
 	if (argc - optind != 3)
@@ -529,19 +536,6 @@ static void pm_log(int level, const char *msg, void *ud)
 	fprintf(stderr, "polytrans-model: %s%s\n", tag, msg);
 }
 
-/* The bench subcommand lives in polytrans-model-bench.c; until that file
- * is in the tree (engine/meson.build checks) the command says so. */
-static int pm_cmd_bench_dispatch(int argc, char **argv)
-{
-#ifdef PM_HAVE_BENCH
-	return pm_cmd_bench(argc, argv);
-#else
-	(void)argc;
-	(void)argv;
-	return pm_fail("bench: this build has no benchmark (polytrans-model-bench.c missing)");
-#endif
-}
-
 static const struct pm_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -551,7 +545,7 @@ static const struct pm_cmd {
 	{ "detokenize", pm_cmd_detokenize },
 	{ "run", pm_cmd_run },
 	{ "quantize", pm_cmd_quantize },
-	{ "bench", pm_cmd_bench_dispatch },
+	{ "bench", pm_cmd_bench },
 };
 
 /* Scans the subcommand's arguments for -v so the log level is known before
@@ -598,6 +592,7 @@ int main(int argc, char **argv)
 			/* The subcommand sees itself as argv[0]; getopt starts
 			 * afresh. */
 			optind = 1;
+			opterr = 0;
 			return pm_cmds[k].fn(argc - i, argv + i);
 		}
 	}

@@ -21,6 +21,8 @@ int pm_fail(const char *fmt, ...) PT_PRINTF(1, 2);
 /* Prints the message and a pointer to --help on stderr; returns
  * PM_EXIT_USAGE. */
 int pm_usage_error(const char *fmt, ...) PT_PRINTF(1, 2);
+/* The usage error for getopt's answer c ('?' or ':') to argv[optind - 1]. */
+int pm_bad_option(const char *cmd, int c, char **argv);
 /* Prints the failure in *e (or the code's description); returns
  * PM_EXIT_FAIL. */
 int pm_fail_err(const pt_err *e, int code);
