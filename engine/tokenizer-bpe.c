@@ -264,19 +264,13 @@ static int work_reserve(tok_work *w, size_t n, pt_err *e)
 	return 0;
 }
 
-/* sp.encode of one part of the text. */
-static int encode_part(tok_work *w, const char *text, size_t len, pt_err *e)
+/* Splits the normalized text into symbols: UTF-8 characters, or whole
+ * user-defined pieces (frozen). Returns their number. */
+static size_t split_symbols(tok_work *w)
 {
 	const engine__tokenizer *t = w->t;
 	size_t n = 0, pos = 0;
-	int rc;
 
-	if ((rc = engine__tok_normalize(t, text, len, &w->norm, e)) != 0)
-		return rc;
-	if (w->norm.n == 0)
-		return 0;
-	if ((rc = work_reserve(w, w->norm.n, e)) != 0)
-		return rc;
 	while (pos < w->norm.n) {
 		size_t rest = w->norm.n - pos, ml = engine__tok_user_match(t, w->norm.p + pos, rest);
 		tok_sym *s = &w->sym[n];
@@ -296,9 +290,14 @@ static int encode_part(tok_work *w, const char *text, size_t len, pt_err *e)
 		s->next = pos < w->norm.n ? (int32_t)n + 1 : -1;
 		n++;
 	}
+	return n;
+}
+
+/* Runs the merges of symbols [a, b) until no pair is left. */
+static void merge_range(tok_work *w, size_t a, size_t b)
+{
 	w->heap_n = 0;
-	w->n_split = 0;
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = a + 1; i < b; i++)
 		maybe_queue(w, (int32_t)i - 1, (int32_t)i);
 	while (w->heap_n > 0 && !w->oom) {
 		tok_pair p = heap_pop(w);
@@ -314,6 +313,58 @@ static int encode_part(tok_work *w, const char *text, size_t len, pt_err *e)
 		maybe_queue(w, l->prev, p.left);
 		maybe_queue(w, p.left, l->next);
 	}
+}
+
+static int sym_starts_ws(const tok_work *w, size_t i)
+{
+	const tok_sym *s = &w->sym[i];
+
+	return s->len >= TOK_WS_LEN && memcmp(w->norm.p + s->off, TOK_WS, TOK_WS_LEN) == 0;
+}
+
+static int sym_ends_ws(const tok_work *w, size_t i)
+{
+	const tok_sym *s = &w->sym[i];
+
+	return s->len >= TOK_WS_LEN &&
+	       memcmp(w->norm.p + s->off + s->len - TOK_WS_LEN, TOK_WS, TOK_WS_LEN) == 0;
+}
+
+/* Whether a chunk ends between symbols i - 1 and i (see chunk_mode): at a
+ * non-"▁" symbol followed by a "▁" one (mode 1), or the reverse (mode 2). */
+static int chunk_cut(const tok_work *w, size_t i)
+{
+	if (w->t->chunk_mode == 1)
+		return sym_starts_ws(w, i) && !sym_ends_ws(w, i - 1);
+	return sym_ends_ws(w, i - 1) && !sym_starts_ws(w, i);
+}
+
+/* sp.encode of one part of the text. When no piece can span a word
+ * boundary (chunk_mode), the merges run word by word: the result is the
+ * same, since no pair crosses a boundary, and the queue stays small and
+ * in cache instead of holding the pairs of the whole text. */
+static int encode_part(tok_work *w, const char *text, size_t len, pt_err *e)
+{
+	size_t n, a = 0;
+	int rc;
+
+	if ((rc = engine__tok_normalize(w->t, text, len, &w->norm, e)) != 0)
+		return rc;
+	if (w->norm.n == 0)
+		return 0;
+	if ((rc = work_reserve(w, w->norm.n, e)) != 0)
+		return rc;
+	n = split_symbols(w);
+	w->n_split = 0;
+	if (w->t->chunk_mode != 0) {
+		for (size_t i = 1; i < n; i++) {
+			if (chunk_cut(w, i)) {
+				merge_range(w, a, i);
+				a = i;
+			}
+		}
+	}
+	merge_range(w, a, n);
 	if (w->oom)
 		return pt_err_set(e, PT_ENOMEM, "tokenizer: out of memory for the "
 				  "merge queue");

@@ -36,7 +36,9 @@ struct engine__tokenizer {
 	uint32_t *off, *len;     /* piece i is arena[off[i]..+len[i]) */
 	float *score;
 	uint8_t *type;           /* TOK_* */
-	int32_t *slots;          /* open-addressing hash: piece -> id, -1 empty */
+	/* Open-addressing hash, piece -> id (-1 empty); tag holds the high
+	 * bits of the hash so most probes never touch the pieces. */
+	struct tok_slot { int32_t id; uint32_t tag; } *slots;
 	size_t slot_mask;
 	uint32_t max_len;        /* longest piece in bytes */
 
@@ -48,6 +50,11 @@ struct engine__tokenizer {
 	bool escape_ws;
 	bool ws_suffix;          /* treat_whitespace_as_suffix */
 	bool byte_fallback;
+	/* How the BPE may run word by word: 1 if no piece that merges has
+	 * "▁" after its start (cut before each "▁"), 2 if none has it before
+	 * its end (cut after), 0 otherwise. Also 0 with unused pieces, whose
+	 * splits depend on the order of the whole text's merges. */
+	int chunk_mode;
 
 	/* User-defined pieces are matched first (longest) and never split;
 	 * their distinct byte lengths, longest first, and a filter on their

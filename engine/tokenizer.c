@@ -34,16 +34,20 @@ static uint64_t tok_hash(const char *s, size_t n)
 static int32_t find_typed(const engine__tokenizer *t, const char *s, size_t n,
 			  unsigned mask)
 {
+	uint64_t h;
+	uint32_t tag;
 	size_t i;
 
 	if (n == 0 || n > t->max_len)
 		return -1;
-	for (i = tok_hash(s, n) & t->slot_mask;; i = (i + 1) & t->slot_mask) {
-		int32_t id = t->slots[i];
+	h = tok_hash(s, n);
+	tag = (uint32_t)(h >> 32);
+	for (i = h & t->slot_mask;; i = (i + 1) & t->slot_mask) {
+		int32_t id = t->slots[i].id;
 
 		if (id < 0)
 			return -1;
-		if (t->len[id] == n && (mask >> t->type[id] & 1) &&
+		if (t->slots[i].tag == tag && t->len[id] == n && (mask >> t->type[id] & 1) &&
 		    memcmp(t->arena + t->off[id], s, n) == 0)
 			return id;
 	}
@@ -228,10 +232,12 @@ static int build_hash(engine__tokenizer *t, pt_err *e)
 			return pt_err_set(e, PT_EFORMAT, "tokenizer.ggml.tokens: piece "
 					  "\"%.64s\" is defined twice (ids %d and %d)",
 					  s, dup, i);
-		for (k = tok_hash(s, t->len[i]) & t->slot_mask; t->slots[k] >= 0;
-		     k = (k + 1) & t->slot_mask)
+		uint64_t h = tok_hash(s, t->len[i]);
+
+		for (k = h & t->slot_mask; t->slots[k].id >= 0; k = (k + 1) & t->slot_mask)
 			;
-		t->slots[k] = i;
+		t->slots[k].id = i;
+		t->slots[k].tag = (uint32_t)(h >> 32);
 	}
 	return 0;
 }
@@ -314,6 +320,53 @@ static int scan_types(engine__tokenizer *t, bool byte_fallback_key,
 	return 0;
 }
 
+static int is_ws(const char *s)
+{
+	return memcmp(s, TOK_WS, TOK_WS_LEN) == 0;
+}
+
+/* Whether piece s[0..len) has a "▁" outside its leading (lead != 0) or
+ * trailing run of "▁". */
+static bool ws_inside(const char *s, uint32_t len, int lead)
+{
+	uint32_t a = 0, b = len;
+
+	if (lead)
+		while (b - a >= TOK_WS_LEN && is_ws(s + a))
+			a += TOK_WS_LEN;
+	else
+		while (b - a >= TOK_WS_LEN && is_ws(s + b - TOK_WS_LEN))
+			b -= TOK_WS_LEN;
+	for (uint32_t k = a; k + TOK_WS_LEN <= b; k++)
+		if (is_ws(s + k))
+			return true;
+	return false;
+}
+
+/* Finds whether the merges may run word by word (chunk_mode): when every
+ * piece that can merge holds "▁" only in its leading run (SentencePiece's
+ * split_by_whitespace), no piece spans a non-"▁" symbol followed by a "▁"
+ * one; likewise for a trailing run with treat_whitespace_as_suffix. */
+static void scan_chunking(engine__tokenizer *t)
+{
+	bool bad_lead = false, bad_trail = false;
+
+	t->chunk_mode = 0;
+	if (!t->escape_ws)
+		return;
+	for (int32_t i = 0; i < t->n; i++) {
+		const char *s = t->arena + t->off[i];
+
+		if (t->type[i] == TOK_UNUSED)
+			return;
+		if (!(MASK_NORMAL >> t->type[i] & 1) || t->len[i] < TOK_WS_LEN)
+			continue;
+		bad_lead = bad_lead || ws_inside(s, t->len[i], 1);
+		bad_trail = bad_trail || ws_inside(s, t->len[i], 0);
+	}
+	t->chunk_mode = !bad_lead ? 1 : !bad_trail ? 2 : 0;
+}
+
 static int load_settings(const engine__gguf *g, engine__tokenizer *t, pt_err *e)
 {
 	const char *s;
@@ -379,6 +432,7 @@ int engine__tok_load(const engine__gguf *g, engine__tokenizer **out, pt_err *e)
 	    (rc = opt_id(g, t, "tokenizer.ggml.eos_token_id", &t->eos, e)) != 0 ||
 	    (rc = opt_id(g, t, "tokenizer.ggml.padding_token_id", &t->pad, e)) != 0)
 		goto fail;
+	scan_chunking(t);
 	/* HF's slow tokenizer splits out the special tokens' strings. */
 	{
 		int32_t sp[4] = { t->bos, t->eos, t->unk, t->pad };

@@ -7,7 +7,8 @@ Trains small SentencePiece BPE models (vocab 2000, character coverage 0.995, on 
 tools/data/tok-corpus.txt) with:
   - user-defined pieces and some pieces re-typed UNUSED (SentencePiece
     splits an UNUSED piece back into the parts it was merged from);
-  - the same with nmt_nfkc and treat_whitespace_as_suffix;
+  - the same with nmt_nfkc and treat_whitespace_as_suffix, and that without
+    unused pieces (the engine then merges word by word, cutting after "▁");
   - no dummy prefix and no removal of extra whitespace;
 converts each with tools/make-tiny-model --tokenizer and tools/polylm-convert
 (tiny weights), and compares the engine's ids (tok-ids) with sp.encode on
@@ -137,6 +138,8 @@ def main():
         ("user-unused", 0.15, dict(user_defined_symbols=USER, normalization_rule_name="identity")),
         ("user-unused-nfkc-suffix", 0.15, dict(user_defined_symbols=USER, normalization_rule_name="nmt_nfkc",
                                                treat_whitespace_as_suffix=True)),
+        ("nfkc-suffix", 0.0, dict(user_defined_symbols=USER, normalization_rule_name="nmt_nfkc",
+                                  treat_whitespace_as_suffix=True)),
         ("no-prefix-keep-spaces", 0.0, dict(normalization_rule_name="nmt_nfkc", add_dummy_prefix=False,
                                             remove_extra_whitespaces=False)),
     ]
