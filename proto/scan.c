@@ -214,13 +214,14 @@ int proto__scan(proto_scan *s, const proto_limits *l, const uint8_t *data,
 		hdr_parse(data + s->pos, &h);
 		if (s->pos == 0 && (rc = check_envelope(s, &h, data[0], msg, msgsz)))
 			return rc;
-		if (s->depth == 1 && (rc = note_envelope_item(s, &h, msg, msgsz)))
-			return rc;
 		if ((rc = check_limits(s, l, &h, msg, msgsz)))
 			return rc;
 		/* Wait for the payload; the limits above bound it. */
 		if (len - s->pos - h.hs < h.plen)
 			return PROTO_SCAN_MORE;
+		/* Only now, so that a header seen again after MORE counts once. */
+		if (s->depth == 1 && (rc = note_envelope_item(s, &h, msg, msgsz)))
+			return rc;
 		s->pos += h.hs + (size_t)h.plen;
 		if (s->depth > 0)
 			s->left[s->depth - 1]--;
