@@ -27,6 +27,10 @@ enum {
 #define TOK_WS "\xe2\x96\x81"
 #define TOK_WS_LEN 3
 
+/* Longest piece accepted, in bytes (SentencePiece's own are at most 16
+ * characters, 64 bytes). */
+#define TOK_MAX_PIECE 240
+
 /* Most distinct lengths of user-defined pieces we try at a position. */
 #define TOK_MAX_USER_LENS 32
 

@@ -175,9 +175,15 @@ static int load_pieces(const engine__gguf *g, engine__tokenizer *t, pt_err *e)
 
 		if ((rc = engine__gguf_get_arr_str(g, "tokenizer.ggml.tokens", (uint64_t)i, &s, &len, e)) != 0)
 			return rc;
-		if (len == 0 || len > UINT32_MAX / 2)
+		if (len == 0)
 			return pt_err_set(e, PT_EFORMAT, "tokenizer.ggml.tokens[%d]: "
-					  "length %zu (pieces must not be empty)", i, len);
+					  "empty (pieces must not be empty)", i);
+		/* engine.h promises that 256 bytes hold what one token adds
+		 * to a stream (the piece and three held-back bytes as U+FFFD). */
+		if (len > TOK_MAX_PIECE)
+			return pt_err_set(e, PT_EUNSUPPORTED, "tokenizer.ggml.tokens[%d]: "
+					  "a piece of %zu bytes; at most %d are supported",
+					  i, len, TOK_MAX_PIECE);
 		if (pt_add_size(arena, len + 1, &arena) != 0 || arena > UINT32_MAX)
 			return pt_err_set(e, PT_ETOOLARGE, "tokenizer.ggml.tokens: "
 					  "more than 4 GiB of piece text");

@@ -100,6 +100,7 @@ def main():
                                                       byte_piece_id(kv), 1)(kv, t),
          "255 of the 256 byte pieces"),
         ("empty piece", set_list("tokenizer.ggml.tokens", 50, ""), "must not be empty"),
+        ("long piece", set_list("tokenizer.ggml.tokens", 50, "x" * 241), "241 bytes"),
         ("scores count", setv("tokenizer.ggml.scores", lambda a: a[:-1]), "scores"),
         ("charsmap size", setv("tokenizer.ggml.precompiled_charsmap", bad_charsmap_size),
          "does not fit"),
