@@ -435,7 +435,7 @@ typedef struct proto_event {
 typedef struct proto_decoder proto_decoder;
 
 /* Creates a decoder with limits *l (NULL: defaults). Limits out of range
- * are clamped (max_depth to 2..32). Returns PT_ENOMEM on failure. */
+ * are clamped (max_depth to 3..32). Returns PT_ENOMEM on failure. */
 int proto_decoder_new(const proto_limits *l, proto_decoder **out, pt_err *e);
 void proto_decoder_free(proto_decoder *d);
 
