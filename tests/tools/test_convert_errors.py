@@ -38,6 +38,8 @@ def variant(name, tensors=None, config=None, tokenizer=None):
 
 def refused(folder, fragments, what):
     out = os.path.join(tmp, "out.gguf")
+    if os.path.exists(out):
+        os.unlink(out)
     rc, err = T.convert(folder, out, "--outtype", "f16")
     lines = [l for l in err.splitlines() if l]
     ok = (rc == 1 and "Traceback" not in err and len(lines) == 1 and lines[0].startswith("polylm-convert: error:")
