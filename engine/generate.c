@@ -215,6 +215,28 @@ static void gen__heap_down(engine__cand *h, size_t n, size_t i)
 	}
 }
 
+/* Given a heap with the worst at the root, moves the worst to the end
+ * repeatedly, which leaves c[0..n) sorted best first. */
+static void gen__sort_heap(engine__cand *c, size_t n)
+{
+	for (size_t end = n; end > 1; end--) {
+		engine__cand t = c[0];
+
+		c[0] = c[end - 1];
+		c[end - 1] = t;
+		gen__heap_down(c, end - 1, 0);
+	}
+}
+
+/* Sorts c[0..n), best first, in place: heapsort, because glibc's qsort
+ * may allocate and this runs once per token. */
+static void gen__sort(engine__cand *c, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		gen__heap_down(c, n, i);
+	gen__sort_heap(c, n);
+}
+
 /* Puts the k largest weights of w[0..n) into c[0..k), sorted. */
 static void gen__top_k(engine__cand *c, const float *w, int32_t n, size_t k)
 {
@@ -240,7 +262,7 @@ static void gen__top_k(engine__cand *c, const float *w, int32_t n, size_t k)
 			gen__heap_down(c, m, 0);
 		}
 	}
-	qsort(c, m, sizeof *c, gen__cand_cmp);
+	gen__sort_heap(c, m);
 }
 
 /*
@@ -269,7 +291,7 @@ static size_t gen__nucleus_gather(engine__gen *g, const float *w, double total)
 			}
 		}
 		if (mass >= need || th == 0) {
-			qsort(g->cand, m, sizeof *g->cand, gen__cand_cmp);
+			gen__sort(g->cand, m);
 			return m;
 		}
 	}

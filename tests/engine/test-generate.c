@@ -490,6 +490,41 @@ static void test_sampling(void)
 	engine_gen_result_done(&a);
 	engine_gen_result_done(&b);
 	engine_gen_result_done(&g);
+
+	/* top-p alone: every sampled token lies in the nucleus, the smallest
+	 * set of likeliest tokens (at the temperature) reaching top_p. */
+	gp.top_k = 0;
+	gp.top_p = 0.6f;
+	for (uint64_t seed = 1; seed <= 3; seed++) {
+		engine_ctx *c = ctx_new(1);
+		float *lg = malloc((size_t)n_vocab * sizeof *lg);
+		double *pr = malloc((size_t)n_vocab * sizeof *pr);
+		pt_err e;
+
+		gp.seed = seed;
+		b = gen(p, n, &gp);
+		engine_eval(c, 0, p, n, lg, &e);
+		for (int32_t i = 0; i < b.n_ids; i++) {
+			double mx = lg[0], z = 0, above = 0;
+
+			for (int32_t t = 1; t < n_vocab; t++)
+				mx = lg[t] > mx ? lg[t] : mx;
+			for (int32_t t = 0; t < n_vocab; t++)
+				z += pr[t] = exp((lg[t] - mx) / gp.temperature);
+			/* Mass strictly above the token: below top_p if it is in
+			 * the nucleus. */
+			for (int32_t t = 0; t < n_vocab; t++)
+				if (pr[t] > pr[b.ids[i]])
+					above += pr[t] / z;
+			CHECK(above < gp.top_p, "seed %d token %d: %.3f of the mass lies above it",
+			      (int)seed, i, above);
+			engine_eval(c, 0, &b.ids[i], 1, lg, &e);
+		}
+		engine_gen_result_done(&b);
+		free(lg);
+		free(pr);
+		engine_ctx_free(c);
+	}
 }
 
 static int n_distinct(const int32_t *x, int32_t n)
