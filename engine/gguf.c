@@ -411,57 +411,64 @@ static int read_tensor_info(engine__gguf *g, rd *r, engine__tensor *t, pt_err *e
 	return 0;
 }
 
-/* Places the data section and checks each tensor lies inside the file and
+/* Checks tensor t (offset still relative) lies inside the file. */
+static int check_extent(const engine__gguf *g, const engine__tensor *t, size_t avail, pt_err *e)
+{
+	char a[64], b[64];
+	uint64_t end;
+
+	if (t->offset > avail)
+		return pt_err_set(e, PT_EFORMAT, "%s: tensor %s: data starts at %s, past the end "
+				  "of the file (%s)", g->path, t->name,
+				  fmt_size(a, sizeof a, (uint64_t)g->data_off + t->offset),
+				  fmt_size(b, sizeof b, g->size));
+	/* offset <= avail here, so avail - offset cannot wrap; the end shown
+	 * saturates for absurd sizes. */
+	if (t->nbytes > avail - t->offset) {
+		if (__builtin_add_overflow((uint64_t)g->data_off + t->offset, (uint64_t)t->nbytes,
+					   &end))
+			end = UINT64_MAX;
+		return pt_err_set(e, PT_EFORMAT, "%s: tensor %s: data ends at %s, file is %s",
+				  g->path, t->name, fmt_size(a, sizeof a, end),
+				  fmt_size(b, sizeof b, g->size));
+	}
+	return 0;
+}
+
+/* Places the data section and checks, in file order (so a truncated file
+ * names the first tensor cut), that each tensor lies inside the file and
  * overlaps no other. */
 static int place_tensors(engine__gguf *g, rd *r, pt_err *e)
 {
-	char a[64], b[64];
-	size_t data_off = r->off;
+	char a[64];
+	size_t data_off = r->off, avail;
 	size_t pad = (size_t)(g->alignment - data_off % g->alignment) % g->alignment;
+	int rc = 0, *by_off;
 
 	if (pt_add_size(data_off, pad, &data_off) || (g->n_t > 0 && data_off > g->size))
 		return pt_err_set(e, PT_EFORMAT, "%s: file ends before its data section "
 				  "(which starts at byte %zu, file is %s)", g->path, data_off,
 				  fmt_size(a, sizeof a, g->size));
 	g->data_off = data_off;
-	size_t avail = g->size - (data_off < g->size ? data_off : g->size);
-	for (int i = 0; i < g->n_t; i++) {
-		engine__tensor *t = &g->t[i];
-		uint64_t end;
-		if (t->offset > avail)
-			return pt_err_set(e, PT_EFORMAT, "%s: tensor %s: data starts at %s, "
-					  "past the end of the file (%s)", g->path, t->name,
-					  fmt_size(a, sizeof a, (uint64_t)data_off + t->offset),
-					  fmt_size(b, sizeof b, g->size));
-		/* offset <= avail here, so avail - offset cannot wrap; the
-		 * end shown saturates for absurd sizes. */
-		if (t->nbytes > avail - t->offset) {
-			if (__builtin_add_overflow((uint64_t)data_off + t->offset,
-						   (uint64_t)t->nbytes, &end))
-				end = UINT64_MAX;
-			return pt_err_set(e, PT_EFORMAT, "%s: tensor %s: data ends at %s, file is %s",
-					  g->path, t->name, fmt_size(a, sizeof a, end),
-					  fmt_size(b, sizeof b, g->size));
-		}
-		t->offset += data_off;
-		t->data = g->base + t->offset;
-	}
-	int *by_off = sorted_index(g, g->n_t, cmp_toff);
-	if (!by_off)
+	avail = g->size - (data_off < g->size ? data_off : g->size);
+	if (!(by_off = sorted_index(g, g->n_t, cmp_toff)))
 		return pt_err_set(e, PT_ENOMEM, "%s: out of memory", g->path);
-	for (int i = 1; i < g->n_t; i++) {
-		const engine__tensor *p = &g->t[by_off[i - 1]], *t = &g->t[by_off[i]];
-		if (p->offset + p->nbytes > t->offset) {
-			pt_err_set(e, PT_EFORMAT, "%s: tensor %s (bytes %" PRIu64 " to %" PRIu64
-				   ") overlaps tensor %s (from byte %" PRIu64 ")", g->path,
-				   p->name, p->offset, (uint64_t)(p->offset + p->nbytes),
-				   t->name, t->offset);
-			free(by_off);
-			return PT_EFORMAT;
-		}
+	for (int i = 0; i < g->n_t && rc == 0; i++) {
+		const engine__tensor *p = i ? &g->t[by_off[i - 1]] : NULL, *t = &g->t[by_off[i]];
+		rc = check_extent(g, t, avail, e);
+		if (rc == 0 && p && p->offset + p->nbytes > t->offset)
+			rc = pt_err_set(e, PT_EFORMAT, "%s: tensor %s (bytes %" PRIu64 " to %" PRIu64
+					") overlaps tensor %s (from byte %" PRIu64 ")", g->path,
+					p->name, (uint64_t)data_off + p->offset,
+					(uint64_t)(data_off + p->offset + p->nbytes), t->name,
+					(uint64_t)data_off + t->offset);
 	}
 	free(by_off);
-	return 0;
+	for (int i = 0; i < g->n_t && rc == 0; i++) {
+		g->t[i].offset += data_off;
+		g->t[i].data = g->base + g->t[i].offset;
+	}
+	return rc;
 }
 
 static int read_tensors(engine__gguf *g, rd *r, uint64_t n_t, pt_err *e)
