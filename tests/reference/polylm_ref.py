@@ -201,8 +201,16 @@ def _split_qkv(qkv, d, n_head, interleaved):
     return tuple(m.reshape(T, n_head, hd).transpose(1, 0, 2) for m in (q, k, v))
 
 
-def forward(model, ids, brk=None):
-    """Logits [T, n_vocab] (float64) for every position of ids."""
+def _plain_matmul(x, w, name):
+    return x @ w
+
+
+def forward(model, ids, brk=None, matmul=None):
+    """Logits [T, n_vocab] (float64) for every position of ids.
+
+    matmul(x, W, name) -> x @ W may be replaced by a test to model how an
+    engine rounds the inputs of a product (name: 'blk.N.attn_qkv', ...,
+    'output', the GGUF names of the weights)."""
     if brk is not None and brk not in BREAKS:
         raise ValueError(f'unknown break {brk}; known: {", ".join(BREAKS)}')
     ids = np.asarray(ids, dtype=np.int64)
@@ -215,11 +223,12 @@ def forward(model, ids, brk=None):
     d, nh = model.d, model.n_head
     hd = d // nh
     gelu = gelu_erf if brk == 'erf_gelu' else gelu_tanh
+    mm = matmul or _plain_matmul
     h = model.wte[ids] + model.wpe[first:first + T]                  # [T, d]
     future = np.triu(np.ones((T, T), dtype=bool), k=1)               # j > i masked
-    for L in model.layers:
+    for i, L in enumerate(model.layers):
         a = layer_norm(h, L['ln1_w'], L['ln1_b'], model.eps)
-        qkv = a @ L['qkv_w'] + L['qkv_b']                             # [T, 3d]
+        qkv = mm(a, L['qkv_w'], f'blk.{i}.attn_qkv') + L['qkv_b']                             # [T, 3d]
         q, k, v = _split_qkv(qkv, d, nh, brk == 'qkv_interleaved')  # [nh, T, hd]
         s = (q @ k.transpose(0, 2, 1)) / math.sqrt(hd)                # [nh, T, T]
         s = np.where(future, -np.inf, s)
@@ -227,14 +236,15 @@ def forward(model, ids, brk=None):
         p = np.exp(s)
         p /= p.sum(axis=-1, keepdims=True)
         o = (p @ v).transpose(1, 0, 2).reshape(T, d)                 # heads in order
-        attn = o @ L['o_w']
+        attn = mm(o, L['o_w'], f'blk.{i}.attn_output')
         if brk != 'no_bias':
             attn = attn + L['o_b']
         h = h + attn
         m = layer_norm(h, L['ln2_w'], L['ln2_b'], model.eps)
-        h = h + gelu(m @ L['fc_w'] + L['fc_b']) @ L['proj_w'] + L['proj_b']
+        u = gelu(mm(m, L['fc_w'], f'blk.{i}.ffn_up') + L['fc_b'])
+        h = h + mm(u, L['proj_w'], f'blk.{i}.ffn_down') + L['proj_b']
     h = layer_norm(h, model.lnf_w, model.lnf_b, model.eps)
-    return h @ model.out_w.T                                          # [T, n_vocab]
+    return mm(h, model.out_w.T, 'output')                            # [T, n_vocab]
 
 
 def greedy(model, ids, n_new, eos=2, brk=None):
