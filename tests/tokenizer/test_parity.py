@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Tokenizer parity: the engine's ids against the SentencePiece library's.
 
-    test_parity.py TOK_IDS FIXTURE_DIR CORPUS
+    test_parity.py TOK_IDS FIXTURE_DIR CORPUS [PLAIN_CORPUS]
 
 For both fixture tokenizers (tiny-hf/tokenizer.model with tiny-f32.gguf,
 identity normalization; tok-nfkc-hf/tokenizer.model with tok-nfkc.gguf,
@@ -16,6 +16,9 @@ nmt_nfkc with a precompiled charsmap) it compares, item by item:
      item and on random id sequences (a third byte pieces, so invalid and
      incomplete UTF-8 meets pieces and controls). <unk> is left out: the
      engine skips it where SentencePiece writes " \u2047 ".
+PLAIN_CORPUS (tools/data/tok-corpus.txt: the tokenizers' training text, all
+18 languages, one item per line, no escapes) adds every one of its lines to
+check 1.
 TOK_IDS is the small C program tok-ids (engine_tokenize over hex lines,
 engine_detokenize with --decode). It fails listing the first mismatches.
 """
@@ -150,12 +153,16 @@ def compare(sp, label, items, got, expect_fn):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: test_parity.py TOK_IDS FIXTURE_DIR CORPUS")
-    tok_ids, fix, corpus_path = sys.argv[1:]
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: test_parity.py TOK_IDS FIXTURE_DIR CORPUS [PLAIN_CORPUS]")
+    tok_ids, fix, corpus_path = sys.argv[1:4]
     corpus = load_corpus(corpus_path)
     if len(corpus) < 100:
         sys.exit("corpus has only %d items" % len(corpus))
+    plain = []
+    if len(sys.argv) == 5:
+        with open(sys.argv[4], encoding="utf-8") as f:
+            plain = [line for line in f.read().split("\n") if line]
     failures = 0
     for model, gguf in (("tiny-hf/tokenizer.model", "tiny-f32.gguf"),
                         ("tok-nfkc-hf/tokenizer.model", "tok-nfkc.gguf")):
@@ -169,6 +176,9 @@ def main():
         failures += compare(sp, gguf + " corpus+specials", corpus,
                             engine_ids(tok_ids, g, corpus, True),
                             lambda s: hf_split_encode(sp, s))
+        if plain:
+            failures += compare(sp, gguf + " plain corpus", plain,
+                                engine_ids(tok_ids, g, plain, False), sp.encode)
         rnd = random_items(corpus, 20240501)
         failures += compare(sp, gguf + " random", rnd,
                             engine_ids(tok_ids, g, rnd, False), sp.encode)
