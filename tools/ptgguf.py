@@ -85,8 +85,10 @@ def _pad(n, align):
 # Element conversions and quantizers
 
 def f32_to_f16(x):
-    """float32 -> IEEE half, round to nearest even (numpy's cast is RNE)."""
-    return np.asarray(x, dtype=np.float32).astype(np.float16)
+    """float32 -> IEEE half, round to nearest even (numpy's cast is RNE);
+    values past the half range become inf (callers check)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(x, dtype=np.float32).astype(np.float16)
 
 
 def f32_to_bf16(x):
@@ -175,6 +177,10 @@ def encode_rows(x, ggml_type):
         out = x.astype("<f4")
     elif ggml_type == GGML_F16:
         out = f32_to_f16(x).astype("<f2")
+        big = np.isinf(out) & np.isfinite(x)
+        if big.any():
+            raise GGUFError("value %g does not fit in F16 (largest 65504); use --outtype bf16 or f32"
+                            % float(x[big].reshape(-1)[0]))
     elif ggml_type == GGML_BF16:
         out = f32_to_bf16(x).astype("<u2")
     elif ggml_type == GGML_Q8_0:

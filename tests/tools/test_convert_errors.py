@@ -80,6 +80,15 @@ try:
     bad["lm_head.weight"][4321, 5] += 0.25
     refused(variant("lmhead", bad), ["lm_head.weight differs", "row 4321"], "lm_head != wte")
 
+    # A value that F16 cannot hold is an error naming the tensor, not an inf.
+    big = dict(ref)
+    big["transformer.h.1.mlp.c_fc.weight"] = ref["transformer.h.1.mlp.c_fc.weight"].copy()
+    big["transformer.h.1.mlp.c_fc.weight"][3, 9] = 1e5
+    bigdir = variant("f16-overflow", big)
+    refused(bigdir, ["blk.1.ffn_up.weight", "does not fit in F16"], "F16 overflow")
+    rc, err = T.convert(bigdir, os.path.join(tmp, "ok.gguf"), "--outtype", "bf16")
+    check(rc == 0, "the same checkpoint converts to bf16")
+
     # A missing tensor is named.
     miss = {k: v for k, v in ref.items() if k != "transformer.h.1.mlp.c_fc.bias"}
     refused(variant("missing", miss), ["h.1.mlp.c_fc.bias"], "missing tensor")
