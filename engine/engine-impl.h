@@ -157,7 +157,8 @@ struct engine_model {
 	engine__layer *layers;            /* n_layer */
 
 	/* A model built in memory (the bench's random weights) has no file:
-	 * gguf is NULL and engine_model_free frees these. */
+	 * gguf is NULL and engine_model_free frees these (and each
+	 * owned_tensors[i].name, as well as path, name and layers). */
 	engine__tensor *owned_tensors;
 	int32_t n_owned_tensors;
 	void *owned_data;
