@@ -143,8 +143,9 @@ def engine_logits(exe, gguf, text, n_vocab, bos=True):
     return x
 
 
-def engine_greedy(exe, gguf, text, n):
-    out = engine(exe, 'run', gguf, '--prompt', text, '--ids', '--max-tokens', str(n))
+def engine_greedy(exe, gguf, text, n, no_eos):
+    out = engine(exe, 'run', gguf, '--prompt', text, '--ids', '--max-tokens', str(n),
+                 *(['--no-eos'] if no_eos else []))
     return [int(x) for x in out.split()]
 
 
@@ -225,27 +226,34 @@ def check_logits(exe, fx, hf, model, gguf):
 
 
 def check_greedy(exe, fx, hf, model, gguf):
+    """Greedy ids with --no-eos must equal the reference's GREEDY_STEPS ids;
+    the default run must equal them up to the first </s> (which the engine
+    may or may not print)."""
     bad = 0
     total = 0
     for i, text in enumerate(GREEDY_PROMPTS):
         ids = ref.tokenize(hf, text)
-        want, margins = ref.greedy(model, ids, GREEDY_STEPS, eos=EOS)
-        got = engine_greedy(exe, gguf, text, GREEDY_STEPS)
-        # The engine may or may not print the final </s>; everything before
-        # it must be identical.
-        w = want[:-1] if want and want[-1] == EOS else want
-        g = got[:-1] if got and got[-1] == EOS and len(got) == len(want) else got
-        total += len(w)
-        if g == w:
-            print(f'p{i}: {len(want)} ids identical'
-                  f'{" (ended with </s>)" if want and want[-1] == EOS else ""}, '
-                  f'smallest top-2 gap {min(margins):.3e}')
+        want, margins = ref.greedy(model, ids, GREEDY_STEPS, eos=-1)
+        got = engine_greedy(exe, gguf, text, GREEDY_STEPS, no_eos=True)
+        stop = want.index(EOS) if EOS in want else len(want)
+        got_default = engine_greedy(exe, gguf, text, GREEDY_STEPS, no_eos=False)
+        default_ok = got_default in (want[:stop], want[:stop + 1])
+        total += len(want)
+        if got == want and default_ok:
+            print(f'p{i}: {len(want)} ids identical, </s> '
+                  f'{"at step %d, default run stopped there" % stop if stop < len(want) else "not produced"}, '
+                  f'smallest reference top-2 gap {min(margins):.3e}')
             continue
-        k = next((j for j in range(min(len(g), len(w))) if g[j] != w[j]), min(len(g), len(w)))
-        gap = margins[k] if k < len(margins) else float('nan')
-        print(f'p{i}: DIFFER at step {k}: reference {w}\n      engine    {got}\n'
-              f'      reference top-2 gap at that step {gap:.3e}')
         bad += 1
+        if got != want:
+            k = next((j for j in range(min(len(got), len(want))) if got[j] != want[j]),
+                     min(len(got), len(want)))
+            gap = margins[k] if k < len(margins) else float('nan')
+            print(f'p{i}: DIFFER at step {k}: reference {want}\n      engine    {got}\n'
+                  f'      reference top-2 gap at that step {gap:.3e}')
+        if not default_ok:
+            print(f'p{i}: without --no-eos the engine printed {got_default}, expected '
+                  f'{want[:stop]} (up to </s>)')
     print(f'SUMMARY greedy {os.path.basename(gguf)}: {len(GREEDY_PROMPTS) - bad} of '
           f'{len(GREEDY_PROMPTS)} prompts identical ({total} ids compared)')
     if bad:
