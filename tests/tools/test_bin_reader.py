@@ -7,6 +7,7 @@ ranges.  Then a bf16 .bin with the official converter's transposed views
 converts to the same GGUF as the same weights in BF16 safetensors, as the real
 PolyLM-1.7B checkpoint needs."""
 
+import json
 import os
 import shutil
 
@@ -89,6 +90,30 @@ try:
               "bf16 values widen exactly to f32 (bits << 16)")
         check(sb.tensors["token_embd.weight"]["type"] == G.GGML_BF16 and sb.kv["general.file_type"] == 32,
               "bf16 output keeps BF16 matrices")
+
+    # 13B layout: two .bin shards with an index, lm_head stored separately
+    # (its own storage, equal values) in the second shard.
+    c = T.copy_hf(hf, os.path.join(tmp, "polylm-13b-shards"), weights=False)
+    names = list(bsd)
+    shards = (names[:len(names) // 2], names[len(names) // 2:])
+    wmap = {}
+    for k, part in enumerate(shards):
+        fn = "pytorch_model-%05d-of-00002.bin" % (k + 1)
+        sub = {n: bsd[n] for n in part}
+        if k == 1:
+            sub["lm_head.weight"] = bsd["transformer.wte.weight"].clone()
+        torch.save(sub, os.path.join(c, fn))
+        wmap.update({n: fn for n in sub})
+    with open(os.path.join(c, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}, "weight_map": wmap}, f)
+    out = os.path.join(tmp, "shards-bf16.gguf")
+    rc, err = T.convert(c, out, "--outtype", "bf16")
+    check(rc == 0 and "lm_head equal" in err, "sharded .bin with index converts, lm_head compared: "
+          + err.strip()[-160:])
+    if rc == 0 and outs[0] is not None:
+        sc = G.GGUFReader(out)
+        check(all(np.array_equal(sa.tensor_bytes(n), sc.tensor_bytes(n)) for n in sa.tensors),
+              "sharded .bin gives the same tensors as the single safetensors file")
 finally:
     shutil.rmtree(tmp)
 T.finish()

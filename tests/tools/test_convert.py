@@ -219,6 +219,24 @@ try:
         blk_amax = np.abs(y.reshape(-1, 32)).max(axis=1, keepdims=True)
         check(np.all(np.abs(x - y).reshape(-1, 32) <= blk_amax / 8 * 1.01 + 1e-7),
               "q4_0 file: every element within its block's amax/8")
+
+    # An embedding with more rows than the tokenizer has pieces: the extra
+    # ids get unused [PADn] tokens so vocabulary and embedding agree.
+    pv = T.copy_hf(HF, os.path.join(tmp, "padded"), weights=False)
+    c2 = dict(cfg, vocab_size=V + 64)
+    json.dump(c2, open(os.path.join(pv, "config.json"), "w"))
+    w2 = dict(ref)
+    w2["transformer.wte.weight"] = np.concatenate([ref["transformer.wte.weight"], np.zeros((64, d), np.float32)])
+    w2["lm_head.weight"] = w2["transformer.wte.weight"]
+    T.write_safetensors(os.path.join(pv, "model.safetensors"), w2)
+    rc, err = T.convert(pv, out, "--outtype", "f32")
+    p = G.GGUFReader(out) if rc == 0 else None
+    check(p is not None and len(p.kv["tokenizer.ggml.tokens"]) == V + 64
+          and p.kv["tokenizer.ggml.tokens"][V + 63] == "[PAD%d]" % (V + 63)
+          and int(p.kv["tokenizer.ggml.token_type"][V + 5]) == 5
+          and p.kv["tokenizer.ggml.tokens"][:V] == a.kv["tokenizer.ggml.tokens"]
+          and p.tensors["token_embd.weight"]["ne"] == [d, V + 64],
+          "padded embedding: %d pieces + 64 unused tokens" % V)
 finally:
     shutil.rmtree(tmp)
 
