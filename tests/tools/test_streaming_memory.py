@@ -55,6 +55,7 @@ try:
     st = os.path.join(hf, "model.safetensors")
     rng = np.random.default_rng(5)
     keep = {}
+    wte = None
     with open(st, "wb") as f:
         f.write(struct.pack("<Q", len(blob)) + blob)
         for n, s in shapes.items():
