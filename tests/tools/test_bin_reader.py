@@ -56,6 +56,17 @@ try:
     check(not ck.refs["float32.t"].is_contiguous() and ck.refs["float32.contig"].is_contiguous()
           and ck.refs["bfloat16.rows"].offset == 60, "view metadata (contiguity, storage offset 60)")
 
+    # A module's state_dict (an OrderedDict carrying _metadata, as
+    # save_pretrained writes it), bf16 like the real checkpoints.
+    md = os.path.join(tmp, "module")
+    os.makedirs(md)
+    msd = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.LayerNorm(6)).to(torch.bfloat16).state_dict()
+    torch.save(msd, os.path.join(md, "pytorch_model.bin"))
+    mck = Checkpoint(md)
+    check(hasattr(msd, "_metadata") and set(mck.refs) == set(msd)
+          and all(np.array_equal(mck.refs[k].read(), v.float().numpy()) for k, v in msd.items()),
+          "a module state_dict with _metadata reads exactly")
+
     # A bf16 checkpoint laid out like the official one, both ways.
     ref = T.read_safetensors(os.path.join(T.fixtures(), "tiny-hf", "model.safetensors"))
     hf = os.path.join(T.fixtures(), "tiny-hf")
