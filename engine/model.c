@@ -359,7 +359,9 @@ static int load(engine_model *m, const engine_model_params *p, pt_err *e)
 	    (rc = read_general(m, e)) || (rc = read_tokenizer_info(m, e)))
 		return rc;
 	count_weights(m);
-	return engine__tok_load(m->gguf, &m->tok, e);
+	if ((rc = engine__tok_load(m->gguf, &m->tok, e)) && e && !strstr(e->msg, m->path))
+		pt_err_prefix(e, "%s", m->path);
+	return rc;
 }
 
 int engine_model_load(const char *path, const engine_model_params *p, engine_model **out,

@@ -353,6 +353,13 @@ static void test_model_defects(void)
 	expect("unknown prompt kind", &f, 0, PT_EFORMAT, "polytrans.prompt_kind", "poetry", NULL);
 	tb_kv_remove(&f, "polytrans.prompt_kind");
 	tb_kv_str(&f, "polytrans.prompt_kind", "chat");
+	/* The tokenizer's own checks (no unknown piece) name the file too. */
+	tb_kv *ty = tb_kv_find(&f, "tokenizer.ggml.token_type");
+	int32_t one = 1, two = 2;
+	memcpy(ty->val + 12, &one, 4); /* after the element type and count */
+	expect("no unknown piece", &f, 0, PT_EFORMAT, "unknown", NULL);
+	memcpy(ty->val + 12, &two, 4);
+
 	tb_kv_bool(&f, "polytrans.bundled", 1);
 	tb_tensor_remove(&f, "output.weight");
 	engine_model *m = NULL;
