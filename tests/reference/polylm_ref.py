@@ -251,7 +251,8 @@ def greedy(model, ids, n_new, eos=2, brk=None):
     """Greedy continuation: argmax of a full recomputation at each step.
 
     Returns (new ids, margins) where margins[i] is the gap between the best
-    and second-best logit at step i (to tell a real divergence from a tie).
+    and second-best logit at step i divided by max|logit| (to tell a real
+    divergence from a near tie).
     Stops after eos (included) or when the context is full.
     """
     seq = list(ids)
@@ -262,7 +263,7 @@ def greedy(model, ids, n_new, eos=2, brk=None):
         logits = forward(model, seq, brk)[-1]
         top2 = np.partition(logits, -2)[-2:]
         nxt = int(np.argmax(logits))
-        margins.append(float(abs(top2[1] - top2[0])))
+        margins.append(float(abs(top2[1] - top2[0]) / np.abs(logits).max()))
         out.append(nxt)
         seq.append(nxt)
         if nxt == eos:
@@ -270,11 +271,17 @@ def greedy(model, ids, n_new, eos=2, brk=None):
     return out, margins
 
 
+_SP = {}
+
+
 def tokenize(hf_dir, text, bos=True):
     """Ids from python3-sentencepiece with the checkpoint's tokenizer.model,
     BOS prepended as Hugging Face's LlamaTokenizer does."""
     import sentencepiece as spm
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(hf_dir, 'tokenizer.model'))
+    path = os.path.join(hf_dir, 'tokenizer.model')
+    sp = _SP.get(path)
+    if sp is None:
+        sp = _SP[path] = spm.SentencePieceProcessor(model_file=path)
     ids = sp.encode(text)
     return ([sp.bos_id()] if bos else []) + list(ids)
 
