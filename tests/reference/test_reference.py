@@ -98,6 +98,7 @@ PROMPTS = [
     '東京は日本の首都です。こんにちは！',
     'La réunion commence à 14h30, pas à 15h.',
     'שלום עולם, 안녕하세요 세계, xin chào thế giới',
+    'Liczby: 3.14159 i 2048\tTab,  dwie spacje; Merhaba dünya!',
 ]
 GREEDY_PROMPTS = PROMPTS[:5]
 GREEDY_STEPS = 30
@@ -359,6 +360,13 @@ def check_sensitivity(exe, fx, hf, model, gguf):
             hits += d > F32_TOL
         print(f'{brk}: max relative diff {worst:.3e} = {worst / F32_TOL:.1f}x the tolerance; '
               f'over the tolerance on {hits} of {len(cs)} prompts')
+        # Also how soon a greedy continuation would show it (informative).
+        text = GREEDY_PROMPTS[0]
+        want, _ = ref.greedy(model, ref.tokenize(hf, text), GREEDY_STEPS, eos=-1, brk=brk)
+        got = engine_greedy(exe, gguf, text, GREEDY_STEPS, no_eos=True)
+        k = _first_diff(got, want)
+        print(f'  greedy on p0: ' + (f'first differs at step {k}' if k < len(want)
+                                     else f'identical for {len(want)} ids'))
         caught.append((brk, worst, hits))
     missed = [b for b, w, _ in caught if w <= F32_TOL]
     print('SUMMARY sensitivity: ' + ', '.join(f'{b} {w:.2e}' for b, w, _ in caught)
