@@ -1,0 +1,47 @@
+/*
+ * segment-impl.h: what segment.c, split.c and segs.c share. Private to
+ * langid/.
+ */
+#ifndef LANGID_SEGMENT_IMPL_H
+#define LANGID_SEGMENT_IMPL_H
+
+#include <stddef.h>
+
+#include <unicode/ubrk.h>
+#include <unicode/utext.h>
+
+#include "langid.h"
+
+typedef struct seg_piece {
+	size_t off, len;     /* the original bytes: text[off .. off+len) */
+	int kind;            /* LANGID_PIECE_TEXT or LANGID_PIECE_GAP */
+	char *repl;          /* replacement set by langid_segs_set, or NULL */
+	size_t repl_len;
+} seg_piece;
+
+struct langid_segs {
+	char *text;          /* copy of the input, NUL-terminated */
+	size_t len;
+	seg_piece *p;
+	size_t n, cap;
+};
+
+/* State of one langid_segment call. */
+typedef struct seg_ctx {
+	langid_segs *segs;
+	size_t max_bytes;
+	UBreakIterator *sent;   /* sentences, for the source locale */
+	UBreakIterator *chars;  /* graphemes, opened when a split needs it */
+	UText *ut, *ut2;
+} seg_ctx;
+
+/* Appends a piece (gaps merge with a gap just before); 0 or PT_E*. */
+int seg_push(langid_segs *s, size_t off, size_t len, int kind);
+/* Nonzero for white space (Unicode White_Space, tab, BOM). */
+int seg_is_space(UChar32 c);
+/* Pushes the over-long sentence text[a..b) (no blanks at either end) as
+ * TEXT pieces of at most max_bytes each, with the blanks between them
+ * as gaps. */
+int seg_split_long(seg_ctx *c, size_t a, size_t b);
+
+#endif
