@@ -180,8 +180,10 @@ static int make_plan(plan *p, const char *in_path, pt_err *e)
 			return pt_err_set(e, PT_ETOOLARGE, "%s: tensor %s is too large", in_path,
 					  t->name);
 		p->out_off[i] = off;
-		off += p->out_bytes[i];
-		off += (align - off % align) % align;
+		if (__builtin_add_overflow(off, p->out_bytes[i], &off) ||
+		    __builtin_add_overflow(off, (align - off % align) % align, &off))
+			return pt_err_set(e, PT_ETOOLARGE, "%s: the output would be too large",
+					  in_path);
 		if (ot != t->type && t->ne[0] > p->max_row) {
 			p->max_row = t->ne[0];
 			p->max_out_row = row;
@@ -427,7 +429,7 @@ int engine_quantize(const char *in_path, const char *out_path, int type, int n_t
 
 	if (!in_path || !out_path)
 		return pt_err_set(e, PT_EINVAL, "engine_quantize: no input or output path");
-	if (engine_type_from_name(engine_type_name(type)) != type)
+	if (type < 0 || engine_type_from_name(engine_type_name(type)) != type)
 		return pt_err_set(e, PT_EINVAL, "cannot convert to type %s (f32, f16, bf16, q8_0 "
 				  "and q4_0 are possible)", engine_type_name(type));
 	if ((rc = engine__gguf_open(in_path, 1, &g, e)))

@@ -217,6 +217,8 @@ static void test_refusals(void)
 
 	rc = engine_quantize(in_path, out_path, ENGINE_TYPE_Q4_K, 2, &e);
 	CHECK(rc == PT_EINVAL && strstr(e.msg, "q4_k"), "q4_k target: %d %s", rc, e.msg);
+	CHECK(engine_quantize(in_path, out_path, -1, 2, NULL) == PT_EINVAL &&
+	      engine_quantize(in_path, out_path, 99, 2, NULL) == PT_EINVAL, "bad type ids");
 	snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/out.gguf", dir);
 	rc = engine_quantize(in_path, bad_dir, ENGINE_TYPE_F16, 2, &e);
 	CHECK(rc == PT_EIO && strstr(e.msg, "no-such-dir"), "missing folder: %d %s", rc, e.msg);
