@@ -216,7 +216,8 @@ static void gen__heap_down(engine__cand *h, size_t n, size_t i)
 }
 
 /* Given a heap with the worst at the root, moves the worst to the end
- * repeatedly, which leaves c[0..n) sorted best first. */
+ * repeatedly, which leaves c[0..n) sorted best first (heapsort: glibc's
+ * qsort may allocate, and this runs once per token). */
 static void gen__sort_heap(engine__cand *c, size_t n)
 {
 	for (size_t end = n; end > 1; end--) {
@@ -226,15 +227,6 @@ static void gen__sort_heap(engine__cand *c, size_t n)
 		c[end - 1] = t;
 		gen__heap_down(c, end - 1, 0);
 	}
-}
-
-/* Sorts c[0..n), best first, in place: heapsort, because glibc's qsort
- * may allocate and this runs once per token. */
-static void gen__sort(engine__cand *c, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;)
-		gen__heap_down(c, n, i);
-	gen__sort_heap(c, n);
 }
 
 /* Puts the k largest weights of w[0..n) into c[0..k), sorted. */
@@ -266,19 +258,64 @@ static void gen__top_k(engine__cand *c, const float *w, int32_t n, size_t k)
 }
 
 /*
- * Gathers the candidates top-p needs, sorted: when top-p is below one only
- * the tokens above a threshold are sorted, the threshold lowered until
- * they carry at least top_p of the mass (the nucleus is then a prefix of
- * them), which avoids sorting a 256000-entry vocabulary per token.
+ * Moves the nucleus of c[0..m) (the fewest best candidates whose weights
+ * reach need) to its front, in no particular order, and returns its size:
+ * a quickselect that partitions by gen__cand_cmp and keeps the part where
+ * the cumulative weight crosses need. Expected O(m), where a sort would be
+ * O(m log m) for the flat distributions that make the nucleus large.
  */
-static size_t gen__nucleus_gather(engine__gen *g, const float *w, double total)
+static size_t gen__nucleus_select(engine__cand *c, size_t m, double need)
+{
+	size_t lo = 0, hi = m;
+	double acc = 0;
+
+	/* Invariant: c[0..lo) are in the nucleus with weight acc < need, and
+	 * the nucleus ends inside c[lo..hi). */
+	while (hi > lo) {
+		size_t mid = lo + (hi - lo) / 2, p = lo;
+		double upper = 0;
+		engine__cand t = c[mid];
+
+		c[mid] = c[hi - 1];
+		c[hi - 1] = t;
+		for (size_t j = lo; j + 1 < hi; j++) {
+			if (gen__cand_cmp(&c[j], &c[hi - 1]) < 0) {
+				upper += c[j].w;
+				t = c[p];
+				c[p++] = c[j];
+				c[j] = t;
+			}
+		}
+		t = c[p];
+		c[p] = c[hi - 1];
+		c[hi - 1] = t;
+		if (acc + upper >= need) {
+			hi = p;
+		} else if (acc + upper + c[p].w >= need) {
+			return p + 1;
+		} else {
+			acc += upper + c[p].w;
+			lo = p + 1;
+		}
+	}
+	/* Only rounding gets here: everything up to lo is the nucleus. */
+	return lo > 0 ? lo : 1;
+}
+
+/*
+ * Gathers the nucleus of top-p into g->cand[0..return) and its weight
+ * into *mass. Tokens below a threshold are left out as long as those above
+ * it carry top_p of the mass (the nucleus is then among them), which keeps
+ * the selection to a few candidates for a peaked distribution.
+ */
+static size_t gen__nucleus(engine__gen *g, const float *w, double total, double *mass)
 {
 	int32_t n = g->n_vocab;
 	double need = (double)g->gp->top_p * total;
 
 	for (float th = 1e-2f;; th *= 1e-2f) {
-		double mass = 0;
-		size_t m = 0;
+		double sum = 0;
+		size_t m = 0, k;
 
 		if (th < 1e-30f)
 			th = 0;
@@ -286,13 +323,16 @@ static size_t gen__nucleus_gather(engine__gen *g, const float *w, double total)
 			if (w[i] >= th && w[i] > 0) {
 				g->cand[m].w = w[i];
 				g->cand[m].id = i;
-				mass += w[i];
+				sum += w[i];
 				m++;
 			}
 		}
-		if (mass >= need || th == 0) {
-			gen__sort(g->cand, m);
-			return m;
+		if (sum >= need || th == 0) {
+			k = gen__nucleus_select(g->cand, m, need);
+			*mass = 0;
+			for (size_t i = 0; i < k; i++)
+				*mass += g->cand[i].w;
+			return k;
 		}
 	}
 }
@@ -310,6 +350,7 @@ int32_t engine__pick(engine__gen *g, float *logits, const int32_t *gen,
 	float *w = logits, mx;
 	double total = 0, cum, u;
 	size_t m;
+	int nucleus_done = 0;
 
 	engine__rep_penalty(g, logits, gen, n_gen);
 	if (gp->temperature <= 0)
@@ -328,7 +369,8 @@ int32_t engine__pick(engine__gen *g, float *logits, const int32_t *gen,
 		for (size_t i = 0; i < m; i++)
 			total += g->cand[i].w;
 	} else if (gp->top_p < 1.0f) {
-		m = gen__nucleus_gather(g, w, total);
+		m = gen__nucleus(g, w, total, &total);
+		nucleus_done = 1;
 	} else {
 		/* Plain sampling over the whole vocabulary: no sort needed. */
 		u = engine__rng_uniform(&g->rng) * total;
@@ -340,7 +382,7 @@ int32_t engine__pick(engine__gen *g, float *logits, const int32_t *gen,
 		}
 		return gen__argmax(w, n);
 	}
-	if (gp->top_p < 1.0f) {
+	if (gp->top_p < 1.0f && !nucleus_done) {
 		/* The smallest prefix whose mass reaches top_p; at least one. */
 		double need = (double)gp->top_p * total;
 		size_t keep = 0;
