@@ -113,42 +113,53 @@ static inline T2 __m256 mul_sum_i8(__m256i w, __m256i a)
 	return _mm256_cvtepi32_ps(p32);
 }
 
-static inline T2 __m256i q4_unpack(const uint8_t *qs)
-{
-	__m128i q = _mm_loadu_si128((const __m128i *)qs);
-	__m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
-	__m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
-	return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
-}
-
-static inline T2 float row_q8_0(const void *w, int64_t k,
-				const engine__blk_q8 *x)
+static inline T2 float row_q8_0(const void *w, int64_t k, const int8_t *x)
 {
 	const engine_block_q8_0 *b = w;
-	__m256 acc = _mm256_setzero_ps();
-	for (int64_t j = 0; j < k / 32; j++) {
-		__m256 p = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j].qs),
-				      _mm256_loadu_si256((const __m256i *)x[j].qs));
-		acc = _mm256_fmadd_ps(p, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), acc);
+	const float *d = engine__q8_d(x, k);
+	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+	int64_t nb = k / 32, j = 0;
+	for (; j + 2 <= nb; j += 2) {
+		__m256 p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j].qs),
+				       _mm256_loadu_si256((const __m256i *)(x + 32 * j)));
+		__m256 p1 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j + 1].qs),
+				       _mm256_loadu_si256((const __m256i *)(x + 32 * j + 32)));
+		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * d[j]), a0);
+		a1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(_cvtsh_ss(b[j + 1].d) * d[j + 1]), a1);
 	}
-	return hsum256(acc);
+	for (; j < nb; j++) {
+		__m256 p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j].qs),
+				       _mm256_loadu_si256((const __m256i *)(x + 32 * j)));
+		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * d[j]), a0);
+	}
+	return hsum256(_mm256_add_ps(a0, a1));
 }
 
-static inline T2 float row_q4_0(const void *w, int64_t k,
-				const engine__blk_q8 *x)
+/* Q4_0: the raw nibbles (0..15) times a, minus 8 * sum(a) afterwards
+ * (dsum), which saves re-centring the weights; 15 * 127 * 2 cannot
+ * saturate maddubs. */
+static inline T2 float row_q4_0(const void *w, int64_t k, const int8_t *x)
 {
 	const engine_block_q4_0 *b = w;
+	const float *d = engine__q8_d(x, k), *ds = engine__q8_dsum(x, k);
 	__m256 acc = _mm256_setzero_ps();
+	float corr = 0.0f;
 	for (int64_t j = 0; j < k / 32; j++) {
-		__m256 p = mul_sum_i8(q4_unpack(b[j].qs),
-				      _mm256_loadu_si256((const __m256i *)x[j].qs));
-		acc = _mm256_fmadd_ps(p, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), acc);
+		__m128i q = _mm_loadu_si128((const __m128i *)b[j].qs);
+		__m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
+		__m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
+		__m256i p16 = _mm256_maddubs_epi16(_mm256_set_m128i(hi, lo),
+						   _mm256_loadu_si256((const __m256i *)(x + 32 * j)));
+		__m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+		float dw = _cvtsh_ss(b[j].d);
+		acc = _mm256_fmadd_ps(p, _mm256_set1_ps(dw * d[j]), acc);
+		corr += dw * ds[j];
 	}
-	return hsum256(acc);
+	return hsum256(acc) - 8.0f * corr;
 }
 
-MV_FN(mv_q8_0, row_q8_0, engine__blk_q8)
-MV_FN(mv_q4_0, row_q4_0, engine__blk_q8)
+MV_FN(mv_q8_0, row_q8_0, int8_t)
+MV_FN(mv_q4_0, row_q4_0, int8_t)
 
 const engine__kern engine__kern_avx2[] = {
 	{ ENGINE_TYPE_F32, ENGINE_ISA_AVX2, ENGINE_VEC_F32, 0, "f32/avx2", mv_f32 },

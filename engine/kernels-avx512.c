@@ -139,71 +139,112 @@ MV_FN(mv_bf16dp, row_bf16dp, uint16_t, T512BF16)
 
 /* ---- Quantized weights x Q8 activations (VNNI) ------------------------- */
 
-/* Sum of products of 32 signed bytes in 8 int32 lanes: VPDPBUSD wants
- * unsigned x signed, so the sign of w moves onto a (llama.cpp's trick). */
-static inline T512VNNI __m256 mul_sum_i8(__m256i w, __m256i a)
+/* Two blocks per step: the activations of blocks j and j+1 are one 64-byte
+ * load; the products land in lanes 0-7 (block j) and 8-15 (block j+1). */
+static inline T512VNNI __m512 scale2(float s0, float s1)
 {
-	__m256i aw = _mm256_sign_epi8(w, w);
-	__m256i sa = _mm256_sign_epi8(a, w);
-	__m256i d = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sa);
-	return _mm256_cvtepi32_ps(d);
+	return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
 }
 
-static inline T512VNNI __m256i q4_unpack(const uint8_t *qs)
+/* Q8_0 x Q8: VPDPBUSD wants unsigned x signed, so |w| times a with the
+ * sign of w (exact, like llama.cpp's sign trick). */
+static inline T512VNNI __m512 q8_dot2(const engine_block_q8_0 *b,
+				      const int8_t *x, const float *d)
 {
-	__m128i q = _mm_loadu_si128((const __m128i *)qs);
-	__m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
-	__m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
-	__m256i v = _mm256_set_m128i(hi, lo);
-	return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
+	__m512i wv = _mm512_inserti64x4(
+		_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
+		_mm256_loadu_si256((const __m256i *)b[1].qs), 1);
+	__m512i av = _mm512_loadu_si512(x);
+	__mmask64 neg = _mm512_movepi8_mask(wv);
+	av = _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av);
+	__m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+					  _mm512_abs_epi8(wv), av);
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(dot),
+			     scale2(_cvtsh_ss(b[0].d) * d[0], _cvtsh_ss(b[1].d) * d[1]));
 }
 
-static inline T512VNNI float row_q8_0(const void *w, int64_t k,
-				      const engine__blk_q8 *x)
+static inline T512VNNI float row_q8_0(const void *w, int64_t k, const int8_t *x)
 {
 	const engine_block_q8_0 *b = w;
+	const float *d = engine__q8_d(x, k);
 	int64_t nb = k / 32, j = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-	for (; j + 2 <= nb; j += 2) {
-		__m256 p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j].qs));
-		__m256 p1 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j + 1].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j + 1].qs));
-		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), a0);
-		a1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(_cvtsh_ss(b[j + 1].d) * x[j + 1].d), a1);
+	/* two accumulators: four blocks per step hide the FMA latency */
+	__m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+	for (; j + 4 <= nb; j += 4) {
+		a0 = _mm512_add_ps(a0, q8_dot2(b + j, x + 32 * j, d + j));
+		a1 = _mm512_add_ps(a1, q8_dot2(b + j + 2, x + 32 * j + 64, d + j + 2));
 	}
+	for (; j + 2 <= nb; j += 2)
+		a0 = _mm512_add_ps(a0, q8_dot2(b + j, x + 32 * j, d + j));
+	float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 	for (; j < nb; j++) {
-		__m256 p0 = mul_sum_i8(_mm256_loadu_si256((const __m256i *)b[j].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j].qs));
-		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), a0);
+		__m256i wv = _mm256_loadu_si256((const __m256i *)b[j].qs);
+		__m256i av = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(x + 32 * j)), wv);
+		__m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(),
+						  _mm256_sign_epi8(wv, wv), av);
+		s += hsum256(_mm256_cvtepi32_ps(dot)) * _cvtsh_ss(b[j].d) * d[j];
 	}
-	return hsum256(_mm256_add_ps(a0, a1));
+	return s;
 }
 
-static inline T512VNNI float row_q4_0(const void *w, int64_t k,
-				      const engine__blk_q8 *x)
+/* Q4_0 x Q8: the raw nibbles (0..15) are already unsigned; the -8 is
+ * applied afterwards through the blocks' d * sum(a). */
+static inline T512VNNI __m512i q4_unpack2(const uint8_t *q0, const uint8_t *q1)
+{
+	__m256i t = _mm256_inserti128_si256(
+		_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+		_mm_loadu_si128((const __m128i *)q1), 1);
+	__m256i lo = _mm256_and_si256(t, _mm256_set1_epi8(0x0f));
+	__m256i hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), _mm256_set1_epi8(0x0f));
+	/* [j lo, j+1 lo, j hi, j+1 hi] -> [j lo, j hi, j+1 lo, j+1 hi] */
+	__m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+	return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Two blocks: their products scaled, and their d_w * d * sum(a) added to
+ * *corr. */
+static inline T512VNNI __m512 q4_dot2(const engine_block_q4_0 *b,
+				      const int8_t *x, const float *d,
+				      const float *ds, float *corr)
+{
+	__m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(),
+					  q4_unpack2(b[0].qs, b[1].qs),
+					  _mm512_loadu_si512(x));
+	float d0 = _cvtsh_ss(b[0].d), d1 = _cvtsh_ss(b[1].d);
+	*corr += d0 * ds[0] + d1 * ds[1];
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(dot), scale2(d0 * d[0], d1 * d[1]));
+}
+
+static inline T512VNNI float row_q4_0(const void *w, int64_t k, const int8_t *x)
 {
 	const engine_block_q4_0 *b = w;
+	const float *d = engine__q8_d(x, k), *ds = engine__q8_dsum(x, k);
 	int64_t nb = k / 32, j = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-	for (; j + 2 <= nb; j += 2) {
-		__m256 p0 = mul_sum_i8(q4_unpack(b[j].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j].qs));
-		__m256 p1 = mul_sum_i8(q4_unpack(b[j + 1].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j + 1].qs));
-		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), a0);
-		a1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(_cvtsh_ss(b[j + 1].d) * x[j + 1].d), a1);
+	__m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+	float c0 = 0.0f, c1 = 0.0f, s = 0.0f;
+	for (; j + 4 <= nb; j += 4) {
+		a0 = _mm512_add_ps(a0, q4_dot2(b + j, x + 32 * j, d + j, ds + j, &c0));
+		a1 = _mm512_add_ps(a1, q4_dot2(b + j + 2, x + 32 * j + 64, d + j + 2,
+					       ds + j + 2, &c1));
 	}
+	for (; j + 2 <= nb; j += 2)
+		a0 = _mm512_add_ps(a0, q4_dot2(b + j, x + 32 * j, d + j, ds + j, &c0));
 	for (; j < nb; j++) {
-		__m256 p0 = mul_sum_i8(q4_unpack(b[j].qs),
-				       _mm256_loadu_si256((const __m256i *)x[j].qs));
-		a0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(_cvtsh_ss(b[j].d) * x[j].d), a0);
+		__m128i q = _mm_loadu_si128((const __m128i *)b[j].qs);
+		__m256i v = _mm256_set_m128i(
+			_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f)),
+			_mm_and_si128(q, _mm_set1_epi8(0x0f)));
+		__m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), v,
+						  _mm256_loadu_si256((const __m256i *)(x + 32 * j)));
+		float dw = _cvtsh_ss(b[j].d);
+		s += hsum256(_mm256_cvtepi32_ps(dot)) * dw * d[j];
+		c0 += dw * ds[j];
 	}
-	return hsum256(_mm256_add_ps(a0, a1));
+	return s + _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)) - 8.0f * (c0 + c1);
 }
 
-MV_FN(mv_q8_0, row_q8_0, engine__blk_q8, T512VNNI)
-MV_FN(mv_q4_0, row_q4_0, engine__blk_q8, T512VNNI)
+MV_FN(mv_q8_0, row_q8_0, int8_t, T512VNNI)
+MV_FN(mv_q4_0, row_q4_0, int8_t, T512VNNI)
 
 const engine__kern engine__kern_avx512[] = {
 	{ ENGINE_TYPE_F32, ENGINE_ISA_AVX512, ENGINE_VEC_F32, 0, "f32/avx512", mv_f32 },

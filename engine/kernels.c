@@ -28,7 +28,7 @@ size_t engine__vec_bytes(int vec, int64_t k)
 	case ENGINE_VEC_Q8:
 		if (k % 32)
 			return 0;
-		n = (size_t)k / 32 * sizeof(engine__blk_q8);
+		n = (size_t)k + (size_t)k / 32 * 2 * sizeof(float);
 		break;
 	default:
 		return 0;
@@ -36,8 +36,10 @@ size_t engine__vec_bytes(int vec, int64_t k)
 	return (n + 63) / 64 * 64;
 }
 
-static void vec_quant_q8(const float *x, int64_t k, engine__blk_q8 *out)
+static void vec_quant_q8(const float *x, int64_t k, void *out)
 {
+	int8_t *qs = out;
+	float *dv = (float *)((char *)out + k), *ds = dv + k / 32;
 	for (int64_t b = 0; b < k / 32; b++) {
 		const float *xb = x + b * 32;
 		float amax = 0.0f;
@@ -48,11 +50,11 @@ static void vec_quant_q8(const float *x, int64_t k, engine__blk_q8 *out)
 		int32_t sum = 0;
 		for (int i = 0; i < 32; i++) {
 			int q = (int)lrintf(xb[i] * id);
-			out[b].qs[i] = (int8_t)q;
+			qs[b * 32 + i] = (int8_t)q;
 			sum += q;
 		}
-		out[b].d = d;
-		out[b].sum = sum;
+		dv[b] = d;
+		ds[b] = d * (float)sum;
 	}
 }
 
@@ -111,13 +113,14 @@ static float ref_row_bf16(const void *w, int64_t k, const void *x)
 static float ref_row_q8_0(const void *w, int64_t k, const void *x)
 {
 	const engine_block_q8_0 *a = w;
-	const engine__blk_q8 *b = x;
+	const int8_t *qs = engine__q8_qs(x);
+	const float *d = engine__q8_d(x, k);
 	float s = 0.0f;
 	for (int64_t j = 0; j < k / 32; j++) {
 		int32_t acc = 0;
 		for (int i = 0; i < 32; i++)
-			acc += (int32_t)a[j].qs[i] * b[j].qs[i];
-		s += (float)acc * engine__fp16_to_f32(a[j].d) * b[j].d;
+			acc += (int32_t)a[j].qs[i] * qs[j * 32 + i];
+		s += (float)acc * engine__fp16_to_f32(a[j].d) * d[j];
 	}
 	return s;
 }
@@ -125,15 +128,16 @@ static float ref_row_q8_0(const void *w, int64_t k, const void *x)
 static float ref_row_q4_0(const void *w, int64_t k, const void *x)
 {
 	const engine_block_q4_0 *a = w;
-	const engine__blk_q8 *b = x;
+	const int8_t *qs = engine__q8_qs(x);
+	const float *d = engine__q8_d(x, k);
 	float s = 0.0f;
 	for (int64_t j = 0; j < k / 32; j++) {
 		int32_t acc = 0;
 		for (int i = 0; i < 16; i++) {
-			acc += ((a[j].qs[i] & 0x0f) - 8) * b[j].qs[i];
-			acc += ((a[j].qs[i] >> 4) - 8) * b[j].qs[i + 16];
+			acc += ((a[j].qs[i] & 0x0f) - 8) * qs[j * 32 + i];
+			acc += ((a[j].qs[i] >> 4) - 8) * qs[j * 32 + i + 16];
 		}
-		s += (float)acc * engine__fp16_to_f32(a[j].d) * b[j].d;
+		s += (float)acc * engine__fp16_to_f32(a[j].d) * d[j];
 	}
 	return s;
 }

@@ -57,17 +57,29 @@ enum {
 enum {
 	ENGINE_VEC_F32 = 0,  /* k floats */
 	ENGINE_VEC_BF16 = 1, /* k bf16 (rounded to nearest even), padded to 32 */
-	ENGINE_VEC_Q8 = 2,   /* k/32 engine__blk_q8 blocks */
+	ENGINE_VEC_Q8 = 2,   /* int8 blocks of 32, see below */
 };
 
-/* An activation block quantized like Q8_0 (d = amax/127, q = round(x/d)),
- * with the sum of its q so kernels can use unsigned x signed dot products
- * (VNNI vpdpbusd) on offset weights. */
-typedef struct engine__blk_q8 {
-	float d;
-	int32_t sum;
-	int8_t qs[32];
-} engine__blk_q8;
+/*
+ * ENGINE_VEC_Q8: the activations quantized per block of 32 like Q8_0
+ * (d = amax/127, q = round(x/d)), stored as arrays so that kernels load
+ * the int8 values of consecutive blocks with one instruction:
+ *   int8_t qs[k];   float d[k/32];   float dsum[k/32]  (d * sum of the
+ *   block's q, for kernels that compute with offset weights: an unsigned
+ *   x signed VPDPBUSD on w + 128 or on raw Q4_0 nibbles, corrected after).
+ */
+static inline const int8_t *engine__q8_qs(const void *x)
+{
+	return (const int8_t *)x;
+}
+static inline const float *engine__q8_d(const void *x, int64_t k)
+{
+	return (const float *)((const char *)x + k);
+}
+static inline const float *engine__q8_dsum(const void *x, int64_t k)
+{
+	return (const float *)((const char *)x + k) + k / 32;
+}
 
 /* Bytes of one prepared vector of k elements (0 if k does not suit the
  * format, e.g. not a multiple of 32 for Q8). Always a multiple of 64. */
