@@ -294,6 +294,25 @@ static T2 void v_layernorm(float *y, const float *x, const float *w,
 		y[i] = (x[i] - mean) * inv * w[i] + b[i];
 }
 
+static T2 void v_bf16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, ld_bf16(x, i));
+	for (; i < n; i++)
+		y[i] = sc_bf16(x, i);
+}
+
+static T2 void v_f16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, ld_f16(x, i));
+	for (; i < n; i++)
+		y[i] = sc_f16(x, i);
+}
+
 const engine__ops engine__ops_avx2 = {
 	v_layernorm, v_gelu, v_softmax, v_dot, v_axpy, v_add,
+	v_bf16_to_f32, v_f16_to_f32,
 };

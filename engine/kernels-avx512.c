@@ -377,6 +377,23 @@ static T512 void v_layernorm(float *y, const float *x, const float *w,
 	}
 }
 
+static T512 void v_bf16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail16(n - i);
+		_mm512_mask_storeu_ps(y + i, m, ld_bf16(x, i, m));
+	}
+}
+
+static T512 void v_f16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail16(n - i);
+		_mm512_mask_storeu_ps(y + i, m, ld_f16(x, i, m));
+	}
+}
+
 const engine__ops engine__ops_avx512 = {
 	v_layernorm, v_gelu, v_softmax, v_dot, v_axpy, v_add,
+	v_bf16_to_f32, v_f16_to_f32,
 };

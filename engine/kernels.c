@@ -240,8 +240,21 @@ static void ref_add(float *x, const float *b, int64_t n)
 		x[i] += b[i];
 }
 
+static void ref_bf16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] = engine__bf16_to_f32(x[i]);
+}
+
+static void ref_f16_to_f32(float *y, const uint16_t *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] = engine__fp16_to_f32(x[i]);
+}
+
 static const engine__ops ops_scalar = {
 	ref_layernorm, ref_gelu, ref_softmax, ref_dot, ref_axpy, ref_add,
+	ref_bf16_to_f32, ref_f16_to_f32,
 };
 
 /* ---- Dispatch ------------------------------------------------------------ */

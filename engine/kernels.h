@@ -143,6 +143,9 @@ typedef struct engine__ops {
 	void (*axpy)(float *y, float a, const float *x, int64_t n);
 	/* x[i] += b[i] */
 	void (*add)(float *x, const float *b, int64_t n);
+	/* widening of weight rows for the SGEMM panels */
+	void (*bf16_to_f32)(float *y, const uint16_t *x, int64_t n);
+	void (*f16_to_f32)(float *y, const uint16_t *x, int64_t n);
 } engine__ops;
 
 /* Element-wise kernels of one ISA (NULL if this CPU lacks it), and the
@@ -185,7 +188,7 @@ typedef struct engine__mm_scratch {
 	int n_threads;
 } engine__mm_scratch;
 
-#define ENGINE_PANEL_FLOATS ((size_t)256 * 1024)
+#define ENGINE_PANEL_FLOATS ((size_t)1024 * 1024)
 
 /* Bytes of scratch for matrices with rows up to max_k long. */
 int engine__mm_scratch_init(engine__mm_scratch *s, int64_t max_k,

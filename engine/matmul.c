@@ -143,12 +143,17 @@ static void mm_gemm_run(void *arg, int ith, int nth)
 			wt = (const float *)((const char *)w->data +
 					     (size_t)r0 * w->row_bytes);
 		} else {
-			for (int64_t r = r0; r < r1; r++)
-				engine__dequant_row(w->type,
-						    (const char *)w->data +
-							    (size_t)r * w->row_bytes,
-						    panel + (size_t)(r - r0) * (size_t)w->k,
-						    w->k);
+			for (int64_t r = r0; r < r1; r++) {
+				const void *src = (const char *)w->data +
+						  (size_t)r * w->row_bytes;
+				float *dst = panel + (size_t)(r - r0) * (size_t)w->k;
+				if (w->type == ENGINE_TYPE_BF16)
+					j->ops->bf16_to_f32(dst, src, w->k);
+				else if (w->type == ENGINE_TYPE_F16)
+					j->ops->f16_to_f32(dst, src, w->k);
+				else
+					engine__dequant_row(w->type, src, dst, w->k);
+			}
 			wt = panel;
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n_tok,

@@ -190,6 +190,19 @@ static void test_ops_isa(int isa, const engine__ops *ref, const engine__ops *o)
 	o->add(y1, w, N - 2);
 	for (int i = 0; i < N; i++)
 		CHECK(close_to(y1[i], y0[i], 1e-6f, 1e-6f), "isa %d axpy/add [%d]", isa, i);
+
+	/* widening is exact: every bit pattern of a few hundred */
+	uint16_t h[N];
+	for (int i = 0; i < N; i++)
+		h[i] = (uint16_t)(i * 317 + 11);
+	ref->bf16_to_f32(y0, h, N);
+	o->bf16_to_f32(y1, h, N);
+	CHECK(memcmp(y0, y1, sizeof y0) == 0, "isa %d bf16 widening", isa);
+	for (int i = 0; i < N; i++)
+		h[i] &= 0x7bff; /* no inf/NaN */
+	ref->f16_to_f32(y0, h, N);
+	o->f16_to_f32(y1, h, N);
+	CHECK(memcmp(y0, y1, sizeof y0) == 0, "isa %d f16 widening", isa);
 }
 
 static void test_ops(void)
