@@ -5,7 +5,10 @@ line, 2 usage), info, tokenize (against python3-sentencepiece when it is
 installed), detokenize, run (--ids, --logits-out, stop strings, beams),
 quantize, and the errors for invalid UTF-8 and missing files.
 
-Usage: test-cli.py PATH/TO/polytrans-model   (env FIXTURES: the fixtures)
+Usage: test-cli.py PATH/TO/polytrans-model [polytrans-model.1]
+(env FIXTURES: the fixtures). With the man page, every option and command
+of --help must be documented in it, and every option it documents must be
+one --help knows.
 """
 import os
 import re
@@ -72,6 +75,22 @@ def test_usage():
         rc, out, err = pm(*args)
         check(rc == 2, "%s: status %d, want 2 (stderr %r)" % (" ".join(args), rc, err))
         check(err.startswith("polytrans-model: "), "%s: usage error %r" % (args, err))
+
+
+def test_man_page(path):
+    rc, out, err = pm("--help")
+    helped = set(re.findall(r"--[a-z][a-z-]*", out.decode()))
+    with open(path, encoding="utf-8") as f:
+        man = f.read().replace("\\-", "-")
+    documented = set(re.findall(r"--[a-z][a-z-]*", man))
+    for o in sorted(helped - documented):
+        check(False, "option %s of --help is not in the man page" % o)
+    for o in sorted(documented - helped):
+        check(False, "option %s of the man page is not in --help" % o)
+    for cmd in ("info", "tokenize", "detokenize", "run", "quantize", "bench"):
+        check(re.search(r"^\.(B|BI|TP).*\b%s\b" % cmd, man, re.M) is not None,
+              "command %s is not in the man page" % cmd)
+    check(len(helped) > 15, "--help lists only %d options" % len(helped))
 
 
 def test_missing_and_bad_files(tmp):
@@ -255,7 +274,7 @@ def test_quantize(tmp):
 
 def main():
     global PM, FIX, TINY
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
     PM = sys.argv[1]
@@ -267,6 +286,8 @@ def main():
     base = os.environ.get("TEST_TMPDIR") or None
     with tempfile.TemporaryDirectory(prefix="test-cli-", dir=base) as tmp:
         test_usage()
+        if len(sys.argv) == 3:
+            test_man_page(sys.argv[2])
         test_missing_and_bad_files(tmp)
         test_info()
         test_tokenize()
