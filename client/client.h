@@ -1,0 +1,149 @@
+/*
+ * client.h: the parts of the polytrans client that its files share. The
+ * prefix is pc_ (polytrans client). Nothing here is a library interface:
+ * these functions may print, and main.c turns their results into exit
+ * statuses (PC_EXIT_*).
+ */
+#ifndef PC_CLIENT_H
+#define PC_CLIENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "proto.h"
+#include "pt.h"
+
+/* Exit statuses, documented in man/polytrans.1. */
+enum {
+	PC_EXIT_OK = 0,
+	PC_EXIT_FAIL = 1,      /* the daemon answered with an error; a file could not be read or written */
+	PC_EXIT_USAGE = 2,     /* bad command line */
+	PC_EXIT_UNREACH = 3,   /* no daemon answered and none could be started */
+	PC_EXIT_INT = 130      /* interrupted by SIGINT */
+};
+
+/* Set by the SIGINT handler; every wait checks it. */
+extern volatile sig_atomic_t pc_interrupted;
+
+/* ---- Options ---------------------------------------------------------- */
+
+typedef struct pc_opts {
+	char to[PROTO_LANG_SIZE];      /* normalized code, "" when not given */
+	char from[PROTO_LANG_SIZE];    /* normalized code or "auto" */
+	uint32_t beams, max_tokens;    /* 0: the daemon's default */
+	const char *output;            /* -o FILE */
+	const char *socket;            /* --socket, else the default path */
+	const char *model;             /* --model, else $POLYTRANS_MODEL */
+	double timeout;                /* seconds, 0: none */
+	bool json, verbose, quiet, lines, no_start;
+	char *const *inputs;           /* FILE... ("-" is stdin) */
+	int n_inputs;
+} pc_opts;
+
+/* ---- Connection (conn.c) ------------------------------------------------ */
+
+/* Called for each notification while a request is waited for. */
+typedef void (*pc_note_fn)(const proto_notify *n, void *ud);
+
+typedef struct pc_conn {
+	int fd;
+	proto_decoder *dec;
+	uint32_t next_id;
+	double deadline;               /* pt_now() time, 0: none */
+	bool broken;                   /* the stream failed: the daemon is unreachable */
+	uint32_t inflight[64];         /* msgids sent and not yet answered */
+	unsigned n_inflight;
+	pc_note_fn on_note;
+	void *note_ud;
+} pc_conn;
+
+/* Connects to the socket at path. Returns 0, PT_ENOTFOUND when nothing
+ * listens there (no socket, or a stale one: a daemon may be started),
+ * PT_ETIMEOUT, or PT_EIO/PT_EPERM with a message. */
+int pc_conn_open(pc_conn *c, const char *path, double deadline, pt_err *e);
+void pc_conn_close(pc_conn *c);
+
+/* Sends a request; *msgid gets its id. At most 64 in flight. */
+int pc_conn_send(pc_conn *c, const proto_request *r, uint32_t *msgid, pt_err *e);
+
+/* Waits for the next response (any msgid); notifications go to on_note
+ * meanwhile. Returns 0 and a message to free with proto_msg_free,
+ * PT_ECANCELLED (SIGINT: `cancel` has been sent for every request in
+ * flight), PT_ETIMEOUT (likewise cancelled), or PT_EIO (the connection
+ * failed; c->broken is set). */
+int pc_conn_recv(pc_conn *c, proto_msg **out, pt_err *e);
+
+/* Sends r and waits for its response, decoded as the result of r->method.
+ * An error reply comes back as a message with resp.error set (return 0);
+ * use pc_reply_error to turn it into a message. */
+int pc_conn_call(pc_conn *c, const proto_request *r, proto_msg **out, pt_err *e);
+
+/* Fills e from an error reply: "daemon: unsupported_language: ...";
+ * returns PT_EINVAL. */
+int pc_reply_error(const proto_msg *m, pt_err *e);
+
+/* Asks api_info and checks the answer is a polytrans daemon. */
+int pc_conn_hello(pc_conn *c, pt_err *e);
+
+/* ---- Reaching the daemon (spawn.c) ------------------------------------- */
+
+/* The socket path: --socket, else $XDG_RUNTIME_DIR/polytrans.sock. */
+int pc_socket_path(const pc_opts *o, char *buf, size_t cap, pt_err *e);
+
+/* Connects to the daemon, starting one unless --no-start (see
+ * polytrans(1)). On failure the daemon is unreachable (exit 3). */
+int pc_connect(const pc_opts *o, pc_conn *c, pt_err *e);
+/* pc_connect unless c is connected already (commands connect only once
+ * their input has been read and checked). c starts as PC_CONN_INIT. */
+int pc_conn_ensure(const pc_opts *o, pc_conn *c, pt_err *e);
+#define PC_CONN_INIT { .fd = -1 }
+
+/* ---- Input and output (io.c) --------------------------------------------- */
+
+/* Reads a whole file ("-": stdin) into *buf (NUL-terminated, free with
+ * free()). Returns 0, PT_EIO, PT_ENOMEM, PT_ETOOLARGE or PT_ECANCELLED. */
+int pc_read_all(const char *path, char **buf, size_t *len, pt_err *e);
+
+/* Where results go: stdout, or FILE written atomically (a temporary file
+ * in the same folder, renamed over FILE by pc_out_commit). */
+typedef struct pc_out {
+	FILE *f;
+	char *path, *tmp;
+	bool failed;
+} pc_out;
+
+int pc_out_open(pc_out *o, const char *path, pt_err *e);
+int pc_out_write(pc_out *o, const void *data, size_t len, pt_err *e);
+/* Flushes, fsyncs and renames into place. */
+int pc_out_commit(pc_out *o, pt_err *e);
+/* Removes the temporary file if not committed; safe to call twice. */
+void pc_out_abort(pc_out *o);
+
+/* JSON output: strings escaped per RFC 8259 (input is valid UTF-8). */
+void pc_json_str(FILE *f, const char *s, size_t len);
+static inline void pc_json_cstr(FILE *f, const char *s)
+{
+	pc_json_str(f, s, s ? __builtin_strlen(s) : 0);
+}
+void pc_json_pstr(FILE *f, proto_str s);
+
+/* ---- Commands ----------------------------------------------------------- */
+
+/* Each returns a PC_EXIT_* status and prints its own errors. */
+int pc_cmd_translate(const pc_opts *o, pc_conn *c);
+int pc_cmd_detect(const pc_opts *o, pc_conn *c);
+int pc_cmd_languages(const pc_opts *o, pc_conn *c);
+int pc_cmd_status(const pc_opts *o, pc_conn *c);
+
+/* Prints "polytrans: MESSAGE" on stderr. */
+void pc_error(const char *fmt, ...) PT_PRINTF(1, 2);
+void pc_warn(const char *fmt, ...) PT_PRINTF(1, 2);
+
+/* The exit status for a failure code of a command that has a connection:
+ * PT_ECANCELLED after SIGINT -> 130, a broken connection -> 3, else 1. */
+int pc_exit_for(const pc_conn *c, int rc);
+
+#endif

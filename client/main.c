@@ -1,0 +1,260 @@
+/*
+ * main.c: polytrans, the command people type. Parses the command line,
+ * picks the command, and turns its outcome into the exit status that
+ * polytrans(1) documents.
+ *
+ * Two kinds of command line: options (`polytrans --to de FILE`,
+ * `--detect`, `--languages`, `--status`), and subcommands named by the
+ * first word, looked up in pc__subcmds (batch jobs add `jobs` and `job`
+ * there). A file whose name is a subcommand is given as ./NAME.
+ */
+#include "client.h"
+#include "langid.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PT_VERSION
+#define PT_VERSION "unknown"
+#endif
+
+volatile sig_atomic_t pc_interrupted;
+
+/* A subcommand: `polytrans NAME ARGS...`. */
+typedef struct pc__subcmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} pc__subcmd;
+
+static const pc__subcmd pc__subcmds[] = {
+	/* "jobs" and "job" (batch jobs, issue 5) are added here. */
+	{ NULL, NULL },
+};
+
+enum { PC__TRANSLATE, PC__DETECT, PC__LANGUAGES, PC__STATUS };
+
+enum {
+	OPT_BEAMS = 256, OPT_MAX_TOKENS, OPT_LINES, OPT_LANGUAGES, OPT_STATUS, OPT_JSON,
+	OPT_SOCKET, OPT_TIMEOUT, OPT_NO_START, OPT_MODEL
+};
+
+static const struct option pc__long[] = {
+	{ "to", required_argument, NULL, 't' },
+	{ "from", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "beams", required_argument, NULL, OPT_BEAMS },
+	{ "max-tokens", required_argument, NULL, OPT_MAX_TOKENS },
+	{ "detect", no_argument, NULL, 'd' },
+	{ "lines", no_argument, NULL, OPT_LINES },
+	{ "languages", no_argument, NULL, OPT_LANGUAGES },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-start", no_argument, NULL, OPT_NO_START },
+	{ "model", required_argument, NULL, OPT_MODEL },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void pc__help(void)
+{
+	fputs("Usage: polytrans --to LANG [--from LANG] [OPTION...] [FILE...]\n"
+	      "       polytrans --detect [--lines] [FILE...]\n"
+	      "       polytrans --languages | --status\n"
+	      "Translate text offline between 18 languages with the polytransd daemon.\n"
+	      "Reads standard input when no FILE is given (or FILE is -).\n"
+	      "\n"
+	      "Translation:\n"
+	      "  -t, --to LANG        target language (code, tag or name: de, zh-CN, German)\n"
+	      "  -f, --from LANG      source language [auto: detected]\n"
+	      "  -o, --output FILE    write to FILE, replaced only once complete\n"
+	      "      --beams N        beam width 1..16 (1: greedy) [daemon's default]\n"
+	      "      --max-tokens N   most tokens per segment 1..65536 [daemon's default]\n"
+	      "Other commands:\n"
+	      "  -d, --detect         print the language of each input\n"
+	      "      --lines          with --detect: one answer per input line\n"
+	      "      --languages      list the supported languages\n"
+	      "      --status         show the daemon's model, queue and counters\n"
+	      "Common options:\n"
+	      "      --json           machine-readable output\n"
+	      "      --socket PATH    daemon socket [$XDG_RUNTIME_DIR/polytrans.sock]\n"
+	      "      --timeout SECS   give up after SECS (connecting and the whole request)\n"
+	      "      --no-start       do not start polytransd when none answers\n"
+	      "      --model FILE     model for a polytransd started by this command\n"
+	      "  -v, --verbose        more detail (detection confidence, daemon start)\n"
+	      "  -q, --quiet          no progress line\n"
+	      "  -V, --version        print the version\n"
+	      "  -h, --help           print this help\n"
+	      "\n"
+	      "Exit status: 0 ok, 1 translation or file error, 2 usage error,\n"
+	      "3 daemon unreachable, 130 interrupted. See polytrans(1).\n",
+	      stdout);
+}
+
+static int pc__usage(const char *fmt, ...) PT_PRINTF(1, 2);
+static int pc__usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("polytrans: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("\nTry 'polytrans --help' for more information.\n", stderr);
+	va_end(ap);
+	return PC_EXIT_USAGE;
+}
+
+static int pc__uint(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-' || v < min || v > max)
+		return pc__usage("%s: '%s' is not a whole number from %u to %u", opt, s, min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* Normalizes a language given by a person ("German", "zh-CN", "iw") to
+ * its code, checking it is one of the 18. */
+static int pc__lang(const char *opt, const char *s, bool auto_ok, char *out)
+{
+	int lang;
+	pt_err e = { 0 };
+	if (auto_ok && strcmp(s, "auto") == 0) {
+		strcpy(out, "auto");
+		return 0;
+	}
+	if (langid_lang_find(s, &lang, &e) != 0)
+		return pc__usage("%s: %s", opt, e.msg);
+	snprintf(out, PROTO_LANG_SIZE, "%s", langid_lang_code(lang));
+	return 0;
+}
+
+static void pc__on_sigint(int sig)
+{
+	(void)sig;
+	pc_interrupted = 1;
+}
+
+static void pc__signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	/* No SA_RESTART: a blocking read of stdin must return on Ctrl-C. */
+	sa.sa_handler = pc__on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	/* A closed socket or pipe is an error return, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Parses the options into *o and *mode; returns -1 to go on, else an exit
+ * status (--help, --version, usage errors). */
+static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
+{
+	int c, n_modes = 0, rc;
+	const char *to = NULL, *from = NULL;
+	memset(o, 0, sizeof *o);
+	strcpy(o->from, "auto");
+	*mode = PC__TRANSLATE;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":t:f:o:dvqVh", pc__long, NULL)) != -1) {
+		switch (c) {
+		case 't': to = optarg; break;
+		case 'f': from = optarg; break;
+		case 'o': o->output = optarg; break;
+		case OPT_BEAMS:
+			if ((rc = pc__uint("--beams", optarg, 1, PROTO_BEAMS_MAX, &o->beams)))
+				return rc;
+			break;
+		case OPT_MAX_TOKENS:
+			if ((rc = pc__uint("--max-tokens", optarg, 1, PROTO_MAX_TOKENS_MAX,
+					   &o->max_tokens)))
+				return rc;
+			break;
+		case 'd': *mode = PC__DETECT; n_modes++; break;
+		case OPT_LINES: o->lines = true; break;
+		case OPT_LANGUAGES: *mode = PC__LANGUAGES; n_modes++; break;
+		case OPT_STATUS: *mode = PC__STATUS; n_modes++; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_SOCKET: o->socket = optarg; break;
+		case OPT_TIMEOUT: {
+			char *end;
+			errno = 0;
+			o->timeout = strtod(optarg, &end);
+			if (!*optarg || *end || errno || !isfinite(o->timeout) || o->timeout <= 0 ||
+			    o->timeout > 1e9)
+				return pc__usage("--timeout: '%s' is not a positive number of seconds",
+						 optarg);
+			break;
+		}
+		case OPT_NO_START: o->no_start = true; break;
+		case OPT_MODEL: o->model = optarg; break;
+		case 'v': o->verbose = true; break;
+		case 'q': o->quiet = true; break;
+		case 'V': printf("polytrans %s\n", PT_VERSION); return PC_EXIT_OK;
+		case 'h': pc__help(); return PC_EXIT_OK;
+		case ':':
+			return pc__usage("option '%s' needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return pc__usage("unknown option '-%c'", optopt);
+			return pc__usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	o->inputs = argv + optind;
+	o->n_inputs = argc - optind;
+
+	if (n_modes > 1)
+		return pc__usage("--detect, --languages and --status go alone");
+	if (o->lines && *mode != PC__DETECT)
+		return pc__usage("--lines goes with --detect");
+	if (*mode != PC__TRANSLATE && (to || from || o->output || o->beams || o->max_tokens))
+		return pc__usage("--to, --from, -o, --beams and --max-tokens are for translating");
+	if ((*mode == PC__LANGUAGES || *mode == PC__STATUS) && o->n_inputs)
+		return pc__usage("--languages and --status take no files");
+	if (*mode == PC__TRANSLATE && !to)
+		return pc__usage("say which language to translate to: --to LANG");
+	if (to && (rc = pc__lang("--to", to, false, o->to)))
+		return rc;
+	if (from && (rc = pc__lang("--from", from, true, o->from)))
+		return rc;
+	if (o->output && o->n_inputs)
+		for (int i = 0; i < o->n_inputs; i++)
+			if (strcmp(o->inputs[i], o->output) == 0)
+				return pc__usage("-o %s would replace an input", o->output);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	pc_opts o;
+	pc_conn c = PC_CONN_INIT;
+	int mode, st;
+
+	pc__signals();
+	if (argc > 1)
+		for (const pc__subcmd *s = pc__subcmds; s->name; s++)
+			if (strcmp(argv[1], s->name) == 0)
+				return s->run(argc - 1, argv + 1);
+
+	if ((st = pc__parse(argc, argv, &o, &mode)) >= 0)
+		return st;
+	switch (mode) {
+	case PC__DETECT: st = pc_cmd_detect(&o, &c); break;
+	case PC__LANGUAGES: st = pc_cmd_languages(&o, &c); break;
+	case PC__STATUS: st = pc_cmd_status(&o, &c); break;
+	default: st = pc_cmd_translate(&o, &c); break;
+	}
+	pc_conn_close(&c);
+	if (pc_interrupted)
+		return PC_EXIT_INT;
+	return st;
+}
