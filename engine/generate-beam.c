@@ -62,6 +62,7 @@ struct engine__beams {
 	int32_t *b_tok, *b_pos, *b_seq;
 	int8_t *b_want;
 	uint8_t *slot_used;     /* n */
+	int32_t n_copies;       /* caches copied (for the debug log) */
 };
 
 int engine__beam_alloc(engine__gen *g, size_t *total)
@@ -304,6 +305,7 @@ static void beam__advance(engine__gen *g, int32_t n_new, int32_t step)
 		b->slot_used[s] = 1;
 		b->slot[nxt][j] = s;
 		engine_kv_copy(g->c, src, s, engine_kv_len(g->c, src));
+		b->n_copies++;
 	}
 	for (int32_t j = 0; j < n_new; j++) {
 		int32_t r = b->pick[j], k = b->cand[r].k;
@@ -389,6 +391,7 @@ int engine__beam_run(engine__gen *g, engine_text_cb cb, void *ud, pt_err *e)
 	b->cur = 0;
 	b->n_run = 1;
 	b->n_hyp = 0;
+	b->n_copies = 0;
 	b->score[0][0] = 0;
 	b->slot[0][0] = 0;
 	b->tail_len[0][0] = 0;
@@ -416,6 +419,8 @@ int engine__beam_run(engine__gen *g, engine_text_cb cb, void *ud, pt_err *e)
 		if ((rc = beam__decode(g, step, e)) != 0)
 			return rc;
 	}
+	pt_log(PT_LOG_DEBUG, "beam search: %d beams, %d steps, %d finished hypotheses, "
+	       "%d cache copies", (int)b->n, (int)step, (int)b->n_hyp, (int)b->n_copies);
 	/* Running beams at the budget (or at a cancel) are hypotheses too. */
 	if (engine__gen_cancelled(g))
 		g->stop = ENGINE_STOP_CANCELLED;

@@ -752,6 +752,10 @@ int engine_generate(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
 	g.gen_s = pt_now() - t1;
 	if (rc == 0)
 		rc = gen__result(&g, res, e);
+	if (rc == 0)
+		pt_log(PT_LOG_DEBUG, "generate: prompt %zu tokens (%d reused from the cache) "
+		       "in %.3f s, %d tokens in %.3f s, stop reason %d", g.n_prompt,
+		       (int)g.n_reused, g.prompt_s, (int)g.n_ids, g.gen_s, (int)g.stop);
 	engine__gen_free(&g);
 	return rc;
 }

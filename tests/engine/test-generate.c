@@ -18,6 +18,30 @@
 #include "gen-ref.h"
 #include "tcheck.h"
 
+/* The engine's debug messages about the last generation. */
+static char log_gen[512], log_beam[512];
+
+static void on_log(int level, const char *msg, void *ud)
+{
+	(void)level;
+	(void)ud;
+	if (strncmp(msg, "generate:", 9) == 0)
+		snprintf(log_gen, sizeof log_gen, "%s", msg);
+	else if (strncmp(msg, "beam search:", 12) == 0)
+		snprintf(log_beam, sizeof log_beam, "%s", msg);
+}
+
+/* Prompt tokens the last generation took from the cache, or -1. */
+static int logged_reuse(void)
+{
+	const char *p = strstr(log_gen, "tokens (");
+	int n = -1;
+
+	if (p == NULL || sscanf(p, "tokens (%d reused", &n) != 1)
+		return -1;
+	return n;
+}
+
 static const char *prompts[] = {
 	"Hello world",
 	"Beijing is the capital of China.\nTranslate this sentence from English to German.\n",
@@ -91,6 +115,24 @@ static void test_beams(void)
 		engine_gen_result_done(&b);
 		engine_gen_result_done(&b2);
 	}
+	/* Caches are copied only for beams whose parent's slot is taken:
+	 * n - 1 after the first step, at most n - 1 a step after that. */
+	{
+		size_t n = tok(prompts[3], p, MAXT);
+		engine_gen_result r;
+		int nb = 0, steps = 0, hyps = 0, copies = -1;
+
+		log_beam[0] = '\0';
+		r = gen(p, n, &bp);
+		CHECK(sscanf(log_beam, "beam search: %d beams, %d steps, %d finished hypotheses, "
+			     "%d cache copies", &nb, &steps, &hyps, &copies) == 4,
+		      "no beam search log: '%s'", log_beam);
+		CHECK(nb == 4 && steps == bp.max_tokens, "%d beams, %d steps", nb, steps);
+		CHECK(copies >= 3 && copies <= 3 * steps, "%d cache copies in %d steps", copies, steps);
+		printf("4 beams, %d steps: %d cache copies\n", steps, copies);
+		engine_gen_result_done(&r);
+	}
+
 	/* Beam search must actually search: on some prompt it beats greedy. */
 	CHECK(better > 0, "4 beams never found a likelier answer than greedy");
 
@@ -570,7 +612,10 @@ static void test_prefix_reuse(void)
 	b[nb++] = 5;
 	b[nb++] = 6;
 	CHECK(engine_generate(c, b, nb, &gp, NULL, NULL, &r2, &e) == 0, "%s", e.msg);
+	CHECK(logged_reuse() == (int)(na + 7), "%d tokens reused, want %d (log '%s')",
+	      logged_reuse(), (int)(na + 7), log_gen);
 	fresh = gen(b, nb, &gp);
+	CHECK(logged_reuse() == 0, "a fresh context reused %d tokens", logged_reuse());
 	CHECK(same_ids(&r2, &fresh), "reused prefix gives other ids than a fresh run");
 	engine_gen_result_done(&r2);
 	engine_gen_result_done(&fresh);
@@ -585,6 +630,9 @@ static void test_prefix_reuse(void)
 		nd = na;
 		d[k == 0 ? nd - 2 : nd / 2] = 7;
 		CHECK(engine_generate(c, d, nd, &gp, NULL, NULL, &r2, &e) == 0, "%s", e.msg);
+		CHECK(logged_reuse() == (int)(k == 0 ? nd - 2 : nd / 2),
+		      "diverging prompt: %d tokens reused, want %d", logged_reuse(),
+		      (int)(k == 0 ? nd - 2 : nd / 2));
 		fresh = gen(d, nd, &gp);
 		CHECK(same_ids(&r2, &fresh), "partly reused prefix differs from a fresh run");
 		rec = engine__ctx_tokens(c, 0);
@@ -600,6 +648,13 @@ static void test_prefix_reuse(void)
 	/* The very same prompt again, and then with beams in another context
 	 * sequence layout: identical to a fresh run. */
 	CHECK(engine_generate(c, a, na, &gp, NULL, NULL, &r2, &e) == 0, "%s", e.msg);
+	CHECK(logged_reuse() == (int)na / 2, "back to the first prompt: %d reused, want %d",
+	      logged_reuse(), (int)na / 2);
+	CHECK(same_ids(&r1, &r2), "repeating a prompt changed the answer");
+	engine_gen_result_done(&r2);
+	CHECK(engine_generate(c, a, na, &gp, NULL, NULL, &r2, &e) == 0, "%s", e.msg);
+	CHECK(logged_reuse() == (int)na - 1, "same prompt: %d reused, want %d (all but the "
+	      "last, whose logits are needed)", logged_reuse(), (int)na - 1);
 	CHECK(same_ids(&r1, &r2), "repeating a prompt changed the answer");
 	engine_gen_result_done(&r2);
 	engine_gen_result_done(&r1);
@@ -632,6 +687,7 @@ int main(void)
 		fprintf(stderr, "%s: %s\n", path, e.msg);
 		return 1;
 	}
+	pt_log_set(on_log, NULL, PT_LOG_DEBUG);
 	engine_model_get_info(model, &in);
 	n_vocab = in.n_vocab;
 	n_ctx_model = in.n_ctx;
