@@ -243,6 +243,37 @@ static void pm_print_id(const char *label, int32_t id, const engine_model *m)
 	       engine_token_piece(m, id) ? engine_token_piece(m, id) : "?");
 }
 
+/* "f32 15 (0.1 MiB), q8_0 14 (3.1 MiB)": tensors and bytes per type. */
+static void pm_info_types(const engine_model *m, int n)
+{
+	struct { const char *type; int n; uint64_t bytes; } t[16];
+	int nt = 0;
+
+	for (int i = 0; i < n; i++) {
+		engine_tensor_info ti;
+		int k = 0;
+
+		if (engine_model_tensor(m, i, &ti) != 0)
+			continue;
+		while (k < nt && strcmp(t[k].type, ti.type) != 0)
+			k++;
+		if (k == nt) {
+			if (nt == 16)
+				continue;
+			t[nt].type = ti.type;
+			t[nt].n = 0;
+			t[nt++].bytes = 0;
+		}
+		t[k].n++;
+		t[k].bytes += ti.nbytes;
+	}
+	printf("tensor types:           ");
+	for (int k = 0; k < nt; k++)
+		printf("%s %s %d (%.1f MiB)", k ? "," : "", t[k].type, t[k].n,
+		       (double)t[k].bytes / (1024.0 * 1024.0));
+	putchar('\n');
+}
+
 static void pm_info_print(const engine_model *m, const engine_model_info *in)
 {
 	double mib = 1024.0 * 1024.0;
@@ -255,6 +286,7 @@ static void pm_info_print(const engine_model *m, const engine_model_info *in)
 	       (double)in->n_params / 1e6);
 	printf("tensor data:             %.1f MiB in %d tensors\n",
 	       (double)in->weight_bytes / mib, (int)in->n_tensors);
+	pm_info_types(m, in->n_tensors);
 	printf("context length:          %d\n", (int)in->n_ctx);
 	printf("embedding size:          %d\n", (int)in->n_embd);
 	printf("attention heads:         %d (head size %d)\n", (int)in->n_head,

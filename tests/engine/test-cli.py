@@ -124,6 +124,8 @@ def test_info():
     check(f.get("prompt kind") == "base", "info prompt kind %r" % f.get("prompt kind"))
     check("8000 tokens" in f.get("tokenizer", ""), "info tokenizer %r" % f.get("tokenizer"))
     check(re.search(rb"eos: +2 </s>", out) is not None, "info: eos line")
+    check(f.get("tensor types", "").startswith("f32 29 "), "info tensor types %r"
+          % f.get("tensor types"))
     m = re.search(r"in (\d+) tensors", f.get("tensor data", ""))
     check(m is not None, "info: tensor count")
     rc, out2, err = pm("info", TINY, "--tensors")
@@ -264,8 +266,11 @@ def test_quantize(tmp):
     rc, out, err = pm("quantize", TINY, out_path, "q8_0", "--threads", "2")
     check(rc == 0 and os.path.exists(out_path), "quantize: status %d %s" % (rc, err))
     rc, out, err = pm("info", out_path)
-    check(rc == 0 and info_fields(out.decode()).get("weight type") == "q8_0",
-          "quantized info: %r" % out[:200])
+    f = info_fields(out.decode())
+    check(rc == 0 and f.get("weight type") == "q8_0", "quantized info: %r" % out[:200])
+    check(re.fullmatch(r"q8_0 10 \(.*\), f32 19 \(.*\)|f32 19 \(.*\), q8_0 10 \(.*\)",
+                       f.get("tensor types", "")) is not None,
+          "quantized tensor types %r" % f.get("tensor types"))
     rc, out, err = pm("run", out_path, "--prompt", "Hello", "--max-tokens", "3", "--ids")
     check(rc == 0 and len(ids_of(out)) <= 3, "run on q8_0: status %d %s" % (rc, err))
     rc, out, err = pm("quantize", os.path.join(tmp, "missing.gguf"), out_path, "f16")
