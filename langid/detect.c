@@ -31,6 +31,7 @@ struct langid_detector {
 	int nclass;
 	int cls_lang[LANGID_MODEL_MAXCLASSES]; /* class -> table index */
 	int cls_group[LANGID_MODEL_MAXCLASSES]; /* G_LATIN or G_HAN */
+	int group_lang[G_COUNT]; /* the language of a one-language script */
 };
 
 /* What one pass over the text collects. */
@@ -70,6 +71,16 @@ int langid_detector_new(langid_detector **out, pt_err *e)
 	}
 	if (d->nclass < 2)
 		goto bad;
+	static const struct { int g; const char *code; } single[] = {
+		{ G_CYRL, "ru" }, { G_ARAB, "ar" }, { G_HEBR, "he" },
+		{ G_THAI, "th" }, { G_HANGUL, "ko" }, { G_KANA, "ja" },
+	};
+	for (int g = 0; g < G_COUNT; g++)
+		d->group_lang[g] = LANGID_UND;
+	for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
+		if (langid_lang_find(single[i].code,
+				     &d->group_lang[single[i].g], NULL) != 0)
+			goto bad;
 	d->w = langid_model_weights;
 	d->mask = nb - 1;
 	d->scale = langid_model_scale;
@@ -244,13 +255,6 @@ static void model_probs(const langid_detector *d, const scan *s, int group,
 			p[d->cls_lang[c]] += share * z[c] / sum;
 }
 
-static int lang_of(const char *code)
-{
-	int l = LANGID_UND;
-	langid_lang_find(code, &l, NULL);
-	return l;
-}
-
 /* Per-language probabilities from a scan; returns the total letter
  * weight (0: nothing to go on). */
 static float decide(const langid_detector *d, const scan *s, float *p)
@@ -263,17 +267,15 @@ static float decide(const langid_detector *d, const scan *s, float *p)
 	/* A lone Latin letter ("{ a = 1; }", "x") is no evidence. */
 	if (total < 2 || wt[G_OTHER] >= total - wt[G_OTHER])
 		return 0;
-	static const struct { int g; const char *code; } single[] = {
-		{ G_CYRL, "ru" }, { G_ARAB, "ar" }, { G_HEBR, "he" },
-		{ G_THAI, "th" }, { G_HANGUL, "ko" },
-	};
+	static const int single[] = { G_CYRL, G_ARAB, G_HEBR, G_THAI,
+				      G_HANGUL };
 	for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
-		p[lang_of(single[i].code)] += wt[single[i].g] / total;
+		p[d->group_lang[single[i]]] += wt[single[i]] / total;
 	if (wt[G_LATIN] > 0)
 		model_probs(d, s, G_LATIN, wt[G_LATIN] / total, p);
 	float cjk = wt[G_HAN] + wt[G_KANA];
 	if (s->letters[G_KANA] > 0)
-		p[lang_of("ja")] += cjk / total; /* kana: only Japanese */
+		p[d->group_lang[G_KANA]] += cjk / total; /* only Japanese */
 	else if (cjk > 0)
 		model_probs(d, s, G_HAN, cjk / total, p);
 	return total;

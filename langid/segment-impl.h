@@ -32,6 +32,8 @@ typedef struct seg_ctx {
 	size_t max_bytes;
 	UBreakIterator *sent;   /* sentences, for the source locale */
 	UBreakIterator *chars;  /* graphemes, opened when a split needs it */
+	UBreakIterator *words;  /* words (dictionaries for Thai, CJK), too */
+	char locale[8];
 	UText *ut, *ut2;
 } seg_ctx;
 

@@ -95,12 +95,14 @@ static size_t skip_spaces(const char *t, size_t i, size_t end)
 }
 
 /* Length of a list marker with the blanks after it at t[i..end), or 0.
- * Markers: bullets (- * + • · ‣ ◦ ▪ – —), "12." "3)" (up to 9 digits),
- * "#" to "######" and ">" quotes. */
+ * Markers: bullets (- * + • · ‣ ◦ ▪ – —, and the CJK ・ ● ■ that need no
+ * blank after them), "12." "3)" (up to 9 digits), "#" to "######" and
+ * ">" quotes. */
 static size_t list_marker(const char *t, size_t i, size_t end)
 {
 	static const UChar32 bullets[] = { '-', '*', '+', 0x2022, 0x00B7,
-		0x2023, 0x25E6, 0x25AA, 0x2013, 0x2014, 0x30FB, 0 };
+		0x2023, 0x25E6, 0x25AA, 0x2013, 0x2014, 0 };
+	static const UChar32 cjk_bullets[] = { 0x30FB, 0x25CF, 0x25A0, 0 };
 	size_t j = i;
 	if (i >= end)
 		return 0;
@@ -116,6 +118,9 @@ static size_t list_marker(const char *t, size_t i, size_t end)
 	} else {
 		UChar32 c = next_cp(t, &j);
 		int ok = 0;
+		for (int k = 0; cjk_bullets[k]; k++)
+			if (c == cjk_bullets[k])
+				return skip_spaces(t, j, end) - i;
 		for (int k = 0; bullets[k]; k++)
 			ok |= c == bullets[k];
 		if (!ok)
@@ -161,6 +166,32 @@ static int push_sentence(seg_ctx *c, size_t a, size_t b)
 	return seg_push(c->segs, y, b - y, LANGID_PIECE_GAP);
 }
 
+/* ICU's rules end a sentence after "?" in "x.org/?a=1" and after the
+ * opening quote in "です。「引用」": an ASCII terminator ends a sentence
+ * only before a blank, and opening brackets and quotes belong to the
+ * sentence after them. Returns the adjusted boundary (prev: no break). */
+static size_t adjust_break(const char *t, size_t prev, size_t cur,
+			   size_t end)
+{
+	size_t at = cur;
+	while (at > prev) {
+		size_t j = prev_start(t, at), k = j;
+		UChar32 c = next_cp(t, &k);
+		if (!(U_GET_GC_MASK(c) & (U_GC_PS_MASK | U_GC_PI_MASK)))
+			break;
+		at = j;
+	}
+	if (at < end && at > prev) {
+		size_t k = at;
+		UChar32 next = next_cp(t, &k);
+		char last = t[at - 1];
+		if ((last == '.' || last == '?' || last == '!') &&
+		    !seg_is_space(next))
+			return prev;
+	}
+	return at;
+}
+
 /* The sentences of t[a..b) (one line without its end). */
 static int push_sentences(seg_ctx *c, size_t a, size_t b)
 {
@@ -172,14 +203,17 @@ static int push_sentences(seg_ctx *c, size_t a, size_t b)
 	ubrk_setUText(c->sent, c->ut, &st);
 	if (U_FAILURE(st))
 		return PT_EINTERNAL;
-	int32_t prev = ubrk_first(c->sent);
+	size_t prev = a + (size_t)ubrk_first(c->sent);
 	for (int32_t cur = ubrk_next(c->sent); cur != UBRK_DONE && rc == 0;
 	     cur = ubrk_next(c->sent)) {
-		rc = push_sentence(c, a + (size_t)prev, a + (size_t)cur);
-		prev = cur;
+		size_t at = adjust_break(t, prev, a + (size_t)cur, b);
+		if (at > prev) {
+			rc = push_sentence(c, prev, at);
+			prev = at;
+		}
 	}
-	if (rc == 0 && a + (size_t)prev < b)
-		rc = push_sentence(c, a + (size_t)prev, b);
+	if (rc == 0 && prev < b)
+		rc = push_sentence(c, prev, b);
 	return rc;
 }
 
@@ -213,6 +247,8 @@ static int open_iterators(seg_ctx *c, int lang, pt_err *e)
 	if (lang != LANGID_UND && code != NULL)
 		snprintf(loc, sizeof loc, "%s@ss=standard", code);
 	c->sent = ubrk_open(UBRK_SENTENCE, loc, NULL, 0, &st);
+	snprintf(c->locale, sizeof c->locale, "%s",
+		 lang != LANGID_UND && code != NULL ? code : "");
 	if (U_FAILURE(st))
 		return pt_err_set(e, PT_EINTERNAL, "ICU sentence break "
 				  "iterator for '%s': %s", loc,
@@ -226,6 +262,8 @@ static void close_ctx(seg_ctx *c)
 		ubrk_close(c->sent);
 	if (c->chars)
 		ubrk_close(c->chars);
+	if (c->words)
+		ubrk_close(c->words);
 	if (c->ut)
 		utext_close(c->ut);
 	if (c->ut2)

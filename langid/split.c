@@ -3,8 +3,9 @@
  * pieces that fit, so that prompt and answer stay inside the model's
  * context. Cuts go, in order of preference, after a clause mark (, ; :
  * and the CJK 、，；：) in the last two thirds of the window, at the last
- * space, after any clause mark, and last at a grapheme boundary (ICU
- * character break iterator): never inside a UTF-8 sequence or a grapheme.
+ * space, after any clause mark, at a word boundary (ICU's word break
+ * iterator, whose dictionaries find words in Thai and CJK text) and last
+ * at a grapheme boundary: never inside a UTF-8 sequence or a grapheme.
  */
 #include <string.h>
 
@@ -71,6 +72,9 @@ static size_t best_cut(seg_ctx *c, size_t a, size_t x, size_t lim,
 		return space;
 	if (clause)
 		return clause;
+	int32_t w = ubrk_preceding(c->words, (int32_t)(lim - a) + 1);
+	if (w != UBRK_DONE && a + (size_t)w > x && at_grapheme(c, a, a + w))
+		return a + (size_t)w;
 	int32_t g = ubrk_preceding(c->chars, (int32_t)(lim - a) + 1);
 	if (g == UBRK_DONE || a + (size_t)g <= x)
 		g = ubrk_following(c->chars, (int32_t)(x - a));
@@ -108,9 +112,13 @@ int seg_split_long(seg_ctx *c, size_t a, size_t b)
 
 	if (c->chars == NULL)
 		c->chars = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &st);
+	if (c->words == NULL && U_SUCCESS(st))
+		c->words = ubrk_open(UBRK_WORD, c->locale, NULL, 0, &st);
 	c->ut2 = utext_openUTF8(c->ut2, t + a, (int64_t)(b - a), &st);
 	if (U_SUCCESS(st))
 		ubrk_setUText(c->chars, c->ut2, &st);
+	if (U_SUCCESS(st))
+		ubrk_setUText(c->words, c->ut2, &st);
 	if (U_FAILURE(st))
 		return PT_EINTERNAL;
 	while (b - x > c->max_bytes) {

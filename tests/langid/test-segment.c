@@ -236,6 +236,17 @@ static void exact(void)
 	expect_pieces("Mr. Smith is here.", LANGID_UND, 0,
 		      "T:Mr.|G: |T:Smith is here.|");
 	expect_pieces("你好。世界！", 0, 0, "T:你好。|T:世界！|");
+	/* An opening quote starts the next sentence; an ASCII "?" inside
+	 * a URL ends none. */
+	expect_pieces("です。「引用」です。", 9, 0,
+		      "T:です。|T:「引用」です。|");
+	expect_pieces("See https://x.org/?a=1 now. Yes.", 1, 0,
+		      "T:See https://x.org/?a=1 now.|G: |T:Yes.|");
+	/* Japanese bullets need no blank after them. */
+	expect_pieces("・項目\n", 9, 0, "G:・|T:項目|G:\n|");
+	/* Thai without blanks is cut between words. */
+	expect_pieces("ภาษาไทยเขียนติดกันยาวมาก", 11, 24,
+		      "T:ภาษาไทย|T:เขียน|T:ติดกัน|T:ยาวมาก|");
 	expect_pieces("12. Mai\n12345\n---", 3, 0,
 		      "G:12. |T:Mai|G:\n12345\n---|");
 	expect_pieces("one two, three four, five six", 1, 16,
