@@ -25,7 +25,7 @@ static const ptd__key ptd__keys[] = {
 	{ "socket", PTD__STR, PTD__F(socket_path), 0, 0, 0,
 	  "socket path; default $XDG_RUNTIME_DIR/polytrans.sock" },
 	{ "state_dir", PTD__STR, PTD__F(state_dir), 0, 0, 0,
-	  "folder of batch jobs; default $XDG_STATE_HOME/polytrans" },
+	  "folder of batch jobs (not used until batch jobs come); default $XDG_STATE_HOME/polytrans" },
 	{ "prompt_template", PTD__STR, PTD__F(prompt_template), 0, 0, 0,
 	  "a prompt template file overriding the model's prompt kind" },
 	{ "threads", PTD__INT, PTD__F(threads), 0, 0, 256,
@@ -36,17 +36,19 @@ static const ptd__key ptd__keys[] = {
 	  "connections served at once" },
 	{ "max_requests_per_client", PTD__INT, PTD__F(max_requests_per_client), 32, 1, 4096,
 	  "requests in flight per connection" },
-	{ "max_message_bytes", PTD__INT, PTD__F(max_message_bytes), 64 << 20, 1024, 1 << 30,
+	{ "max_message_bytes", PTD__INT, PTD__F(max_message_bytes), 16 << 20, 1024, 1 << 30,
 	  "largest msgpack-RPC message accepted" },
 	{ "max_text_bytes", PTD__INT, PTD__F(max_text_bytes), 16 << 20, 16, 1 << 30,
 	  "largest text of one translate request" },
-	{ "queue_size", PTD__INT, PTD__F(queue_size), 4096, 1, 1 << 20,
-	  "segments waiting for the engine" },
+	{ "queue_size", PTD__INT, PTD__F(queue_size), 256, 1, 1 << 20,
+	  "requests waiting for the engine (more: busy)" },
 	{ "ctx_tokens", PTD__INT, PTD__F(ctx_tokens), 0, 0, 1 << 20,
 	  "context tokens per sequence (0 = the model's)" },
-	{ "batch", PTD__INT, PTD__F(batch), 8, 1, 256,
-	  "sequences decoded together" },
-	{ "max_tokens", PTD__INT, PTD__F(max_tokens), 256, 1, 1 << 20,
+	{ "max_beams", PTD__INT, PTD__F(max_beams), 4, 4, 16,
+	  "sequences the engine holds: the widest beam search (needs memory)" },
+	{ "beams", PTD__INT, PTD__F(beams), 1, 1, 16,
+	  "default beam width (1 = greedy)" },
+	{ "max_tokens", PTD__INT, PTD__F(max_tokens), 256, 1, 65536,
 	  "default budget of answer tokens per segment" },
 	{ "shutdown_timeout_ms", PTD__INT, PTD__F(shutdown_timeout_ms), 5000, 0, 600000,
 	  "on SIGTERM, time given to work in flight before it is cancelled" },
@@ -229,4 +231,24 @@ void ptd_config_print_keys(FILE *f)
 		else
 			fprintf(f, "  %-24s %s (default %" PRId64 ")\n", k->name, k->help, k->def);
 	}
+}
+
+int ptd_config_set_all(ptd_config *c, char *const *kv, int n, pt_err *e)
+{
+	for (int i = 0; i + 1 < n; i += 2) {
+		int rc = ptd_config_set(c, kv[i], kv[i + 1], e);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+const char *ptd_config_key(size_t i)
+{
+	return i < PTD__NKEYS ? ptd__keys[i].name : NULL;
+}
+
+int ptd_config_is_key(const char *name)
+{
+	return ptd__find(name) != NULL;
 }

@@ -23,9 +23,10 @@ typedef struct ptd_config {
 	int64_t max_requests_per_client; /* requests in flight per connection */
 	int64_t max_message_bytes;       /* one msgpack-RPC message */
 	int64_t max_text_bytes;          /* text of one translate request */
-	int64_t queue_size;              /* segments waiting for the engine */
+	int64_t queue_size;              /* requests waiting for the engine */
 	int64_t ctx_tokens;              /* context per sequence; 0 = model's */
-	int64_t batch;                   /* sequences decoded together */
+	int64_t max_beams;               /* sequences in the engine context */
+	int64_t beams;                   /* default beam width */
 	int64_t max_tokens;              /* default answer budget per segment */
 	int64_t shutdown_timeout_ms;     /* SIGTERM: time to finish work */
 	int64_t idle_exit_s;             /* exit after this long idle; 0 = never */
@@ -47,6 +48,16 @@ int ptd_config_load_file(ptd_config *c, const char *path, int optional, pt_err *
 
 /* The default config file path ($XDG_CONFIG_HOME or ~/.config) into buf. */
 int ptd_config_default_path(char *buf, size_t cap);
+
+/* Sets n/2 keys from pairs kv[0] = kv[1], kv[2] = kv[3], ... (the flags
+ * of the command line, applied again after a reload). */
+int ptd_config_set_all(ptd_config *c, char *const *kv, int n, pt_err *e);
+
+/* The name of key i in table order, NULL past the last (for tests and
+ * documentation). */
+const char *ptd_config_key(size_t i);
+/* Nonzero if name (with '-' or '_') is a key. */
+int ptd_config_is_key(const char *name);
 
 /* Prints every key with its default and description (for --help). */
 void ptd_config_print_keys(FILE *f);

@@ -11,4 +11,9 @@
  * [--reps N] [--json] (polytrans-model-bench.c) */
 int pm_cmd_bench(int argc, char **argv);
 
+/* polytrans-model translate MODEL --to LANG [--from LANG] [TEXT]: the
+ * daemon's translate pipeline without the daemon (daemon/pm-translate.c,
+ * in the ptdpipe library). */
+int pm_cmd_translate(int argc, char **argv);
+
 #endif
