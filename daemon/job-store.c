@@ -344,7 +344,7 @@ int ptd_jstore_open(const char *dir, ptd_jstore **out, pt_err *e)
 {
 	ptd_jstore *s;
 	struct stat st;
-	int fd, rc;
+	int fd = -1, rc;
 
 	if (dir == NULL || dir[0] != '/')
 		return pt_err_set(e, PT_EINVAL, "the jobs folder must be an absolute path");
