@@ -204,15 +204,17 @@ static int pc__wait_ready(const pc_opts *o, const char *sock, pid_t pid, const c
 		if (exited && !pc__lock_held(sock)) {
 			char tail[PC__LOG_TAIL + 1];
 			pc__log_tail(log, log_from, tail, sizeof tail);
+			/* The log can say more than an error message holds:
+			 * show it whole, then fail with a short headline. */
 			if (WIFEXITED(status))
-				pt_err_set(e, PT_EIO, "polytransd exited at once (status %d)%s%s%s%s",
-					   WEXITSTATUS(status), tail[0] ? ":\n" : "", tail,
-					   log[0] ? "\n(log: " : "", log[0] ? log : "");
+				pc_error("polytransd exited at once (status %d)%s%s%s", WEXITSTATUS(status),
+					 log[0] ? "; its log (" : "", log, log[0] ? ") says:" : "");
 			else
-				pt_err_set(e, PT_EIO, "polytransd was killed by signal %d%s%s",
-					   WTERMSIG(status), tail[0] ? ":\n" : "", tail);
-			if (log[0] && e)
-				strncat(e->msg, ")", sizeof e->msg - strlen(e->msg) - 1);
+				pc_error("polytransd was killed by signal %d%s%s%s", WTERMSIG(status),
+					 log[0] ? "; its log (" : "", log, log[0] ? ") says:" : "");
+			if (tail[0])
+				fprintf(stderr, "%s\n", tail);
+			pt_err_set(e, PT_EIO, "no daemon could be started on %s", sock);
 			return PT_EIO;
 		}
 		if (pt_now() >= until)

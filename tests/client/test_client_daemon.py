@@ -75,8 +75,10 @@ def main():
                                timeout=timeout, env=env, cwd=tmp)
             return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
 
+        run.env = env
         try:
             body(tmp, sock, run)
+            no_model(tmp, env)
         finally:
             for pid in daemon_pids(sock):
                 os.kill(pid, signal.SIGTERM)
@@ -168,9 +170,50 @@ def body(tmp, sock, run):
     want = list(SAMPLES) + ["und", "und"]
     check(rc == 0 and [g[0] for g in got] == want, "--lines: %r" % out)
     check(rc == 0 and all(0.0 <= float(g[1]) <= 1.0 for g in got), "--verbose confidences")
+    # Ctrl-C in the middle: cancelled in the daemon, no output file, 130.
+    big = os.path.join(tmp, "big.txt")
+    with open(big, "w") as f:
+        for i in range(300):
+            f.write("Das ist der Satz Nummer %d in diesem langen Text.\n" % i)
+    dst3 = os.path.join(tmp, "int.txt")
+    p = subprocess.Popen([CLIENT, "--to", "en", "--from", "de", "-o", dst3, big],
+                         stderr=subprocess.PIPE, env=run.env)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    t0 = time.time()
+    rc = p.wait(30)
+    check(rc == 130 and time.time() - t0 < 5, "SIGINT: exit %d after %.1f s" % (rc, time.time() - t0))
+    check(not [f for f in os.listdir(tmp) if f.startswith("int.txt")], "SIGINT left an output")
+    for _ in range(50):
+        rc, out, err = run("--status", "--json")
+        if rc == 0 and json.loads(out)["in_flight"] == 0:
+            break
+        time.sleep(0.1)
+    check(rc == 0 and json.loads(out)["in_flight"] == 0, "engine freed after SIGINT: %r" % out)
+    log = os.path.join(tmp, "state", "polytrans", "polytransd.log")
+    check("cancel" in open(log).read(), "no cancel in the daemon log")
+
     rc, out, err = run("--detect", "--json", stdin=SAMPLES["ru"].encode())
     js = json.loads(out) if rc == 0 else {}
     check(js.get("language") == "ru" and js["candidates"][0]["language"] == "ru", "--detect --json")
+
+
+def no_model(tmp, env):
+    """A daemon started without a model says how to get one."""
+    run_dir = os.path.join(tmp, "run2")
+    os.mkdir(run_dir, 0o700)
+    env = dict(env, XDG_RUNTIME_DIR=run_dir, XDG_DATA_HOME=os.path.join(tmp, "empty"))
+    env.pop("POLYTRANS_MODEL")
+    r = subprocess.run([CLIENT, "--to", "de"], input=b"Hello", capture_output=True, env=env,
+                       timeout=60)
+    err = r.stderr.decode()
+    if r.returncode == 0:
+        print("note: a bundled model is installed; the no-model case is not checked")
+        for pid in daemon_pids(os.path.join(run_dir, "polytrans.sock")):
+            os.kill(pid, signal.SIGTERM)
+        return
+    check(r.returncode == 3 and "polylm-convert" in err and "polytransd.log" in err,
+          "no model: %d %r" % (r.returncode, err))
 
 
 if __name__ == "__main__":
