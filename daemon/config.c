@@ -252,3 +252,12 @@ int ptd_config_is_key(const char *name)
 {
 	return ptd__find(name) != NULL;
 }
+
+int ptd_config_key_range(size_t i, int64_t *min, int64_t *max)
+{
+	if (i >= PTD__NKEYS || ptd__keys[i].type != PTD__INT)
+		return -1;
+	*min = ptd__keys[i].min;
+	*max = ptd__keys[i].max;
+	return 0;
+}

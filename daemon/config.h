@@ -56,6 +56,8 @@ int ptd_config_set_all(ptd_config *c, char *const *kv, int n, pt_err *e);
 /* The name of key i in table order, NULL past the last (for tests and
  * documentation). */
 const char *ptd_config_key(size_t i);
+/* The range of numeric key i; -1 for a string or level key. */
+int ptd_config_key_range(size_t i, int64_t *min, int64_t *max);
 /* Nonzero if name (with '-' or '_') is a key. */
 int ptd_config_is_key(const char *name);
 
