@@ -26,9 +26,11 @@ static const char pm_usage_text[] =
 	"Commands:\n"
 	"  info FILE [--tensors]          architecture, sizes, weight types, tokenizer,\n"
 	"                                 prompt kind; --tensors lists every tensor\n"
-	"  tokenize FILE [TEXT] [--no-bos] [--lines]\n"
+	"  tokenize FILE [TEXT] [--no-bos] [--no-special] [--lines]\n"
 	"                                 token ids of TEXT (or of stdin) on one line;\n"
-	"                                 --lines: one output line per input line\n"
+	"                                 --lines: one output line per input line;\n"
+	"                                 --no-special: <s>, </s>, <unk> in the text\n"
+	"                                 stay text, as SentencePiece itself does\n"
 	"  detokenize FILE ID...          the text of the ids\n"
 	"  run FILE --prompt TEXT [OPTIONS]\n"
 	"                                 prints the continuation of the prompt\n"
@@ -47,6 +49,10 @@ static const char pm_usage_text[] =
 	"      --no-eos                   do not stop at the end-of-text token\n"
 	"      --no-bos                   do not prepend <s> to the prompt\n"
 	"      --threads N                worker threads (default: all cores)\n"
+	"  translate FILE --to LANG [--from LANG] [--beams N] [--max-tokens N]\n"
+	"        [--ctx N] [--template FILE] [TEXT]\n"
+	"                                 translate TEXT (or stdin) with the whole\n"
+	"                                 pipeline of the daemon, without the daemon\n"
 	"  quantize IN OUT TYPE [--threads N]\n"
 	"                                 convert the weight matrices to TYPE\n"
 	"                                 (f32 f16 bf16 q8_0 q4_0)\n"
@@ -411,6 +417,7 @@ static int pm_cmd_tokenize(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "no-bos", no_argument, NULL, 'b' },
 		{ "lines", no_argument, NULL, 'l' },
+		{ "no-special", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -426,6 +433,7 @@ static int pm_cmd_tokenize(int argc, char **argv)
 		switch (c) {
 		case 'b': no_bos = 1; break;
 		case 'l': lines = 1; break;
+		case 's': flags |= ENGINE_TOK_NO_SPECIAL; break;
 		case 'v': pm_verbose++; break;
 		case 'h': pm_usage(stdout); return PM_EXIT_OK;
 		default: return pm_bad_option("tokenize", c, argv);
@@ -579,6 +587,7 @@ static const struct pm_cmd {
 	{ "run", pm_cmd_run },
 	{ "quantize", pm_cmd_quantize },
 	{ "bench", pm_cmd_bench },
+	{ "translate", pm_cmd_translate },
 };
 
 /* Scans the subcommand's arguments for -v so the log level is known before
