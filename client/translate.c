@@ -422,8 +422,6 @@ int pc_cmd_translate(const pc_opts *o, pc_conn *c)
 		pc_out_abort(&out);
 		if (!(rc == PT_ECANCELLED && pc_interrupted))
 			pc_error("%s", e.msg);
-		if (c->fd < 0 && c->broken)
-			return PC_EXIT_UNREACH;
 		return pc_exit_for(c, rc);
 	}
 	return PC_EXIT_OK;
