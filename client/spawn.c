@@ -86,8 +86,11 @@ static int pc__find_daemon(char *buf, size_t cap, pt_err *e)
 	while (*path) {
 		size_t len = strcspn(path, ":");
 		int k = snprintf(buf, cap, "%.*s/polytransd", (int)len, path);
-		if (len > 0 && k > 0 && (size_t)k < cap && access(buf, X_OK) == 0)
-			return pc__absolute(buf, buf, cap, e) ? PT_ENOTFOUND : 0;
+		if (len > 0 && k > 0 && (size_t)k < cap && access(buf, X_OK) == 0) {
+			char found[PATH_MAX];
+			snprintf(found, sizeof found, "%s", buf);
+			return pc__absolute(found, buf, cap, e);
+		}
 		path += len + (path[len] == ':');
 	}
 	return pt_err_set(e, PT_ENOTFOUND,
@@ -134,6 +137,11 @@ static void pc__child(const char *exe, char *const argv[], int logfd)
 		dup2(nul, 0);
 	dup2(logfd >= 0 ? logfd : nul, 1);
 	dup2(logfd >= 0 ? logfd : nul, 2);
+	/* Descriptors the client inherited without close-on-exec (a test
+	 * harness's pipes) must not be held open by a long-lived daemon. */
+	if (close_range(3, ~0U, 0) != 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 	if (chdir("/") != 0)
 		_exit(127);
 	execv(exe, argv);
@@ -184,7 +192,7 @@ static void pc__sleep_ms(int ms)
 }
 
 /* Waits until the daemon answers api_info, or it exits, or the wait ends. */
-static int pc__wait_ready(const pc_opts *o, const char *sock, pid_t pid, const char *log,
+static int pc__wait_ready(const char *sock, pid_t pid, const char *log,
 			  off_t log_from, double until, pc_conn *c, pt_err *e)
 {
 	int status, exited = 0, ms = 20;
@@ -225,7 +233,6 @@ static int pc__wait_ready(const pc_opts *o, const char *sock, pid_t pid, const c
 		if (ms < 200)
 			ms *= 2;
 	}
-	(void)o;
 }
 
 static int pc__start(const pc_opts *o, const char *sock, double deadline, pc_conn *c,
@@ -275,7 +282,7 @@ static int pc__start(const pc_opts *o, const char *sock, double deadline, pc_con
 	double until = pt_now() + PC__START_WAIT_S;
 	if (deadline > 0 && deadline < until)
 		until = deadline;
-	rc = pc__wait_ready(o, abs_sock, pid, log, log_from, until, c, e);
+	rc = pc__wait_ready(abs_sock, pid, log, log_from, until, c, e);
 	if (rc == 0)
 		c->deadline = deadline;
 	return rc;

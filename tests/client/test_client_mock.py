@@ -10,6 +10,7 @@ JSON output, and starting a daemon when none runs. Suite 'unit': no model.
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -314,8 +315,18 @@ def auto_start(e):
     e.clear_log()
     model = os.path.join(e.tmp, "models", "m.gguf")
     env = dict(e.env, POLYTRANS_MODEL="models/m.gguf", POLYTRANSD=MOCK)
-    rc, out, err = e.run("--status", "--json", env=env)
+    # The client gets an extra inherited descriptor, as under a test
+    # harness: the daemon it starts must not keep it open.
+    rfd, wfd = os.pipe()
+    p = subprocess.Popen([CLIENT, "--status", "--json"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, cwd=e.tmp, pass_fds=(wfd,))
+    os.close(wfd)
+    out, err = p.communicate(timeout=30)
+    rc, out, err = p.returncode, out.decode(), err.decode()
     check(rc == 0, "auto start: %d %r" % (rc, err))
+    ready, _, _ = select.select([rfd], [], [], 5)
+    check(ready and os.read(rfd, 1) == b"", "the daemon holds an inherited descriptor")
+    os.close(rfd)
     starts = [x for x in e.entries() if x.get("event") == "start"]
     check(len(starts) == 1 and starts[0]["argv"] == ["--socket", e.sock, "--model", model] and
           starts[0]["sid"] and starts[0]["cwd"] == "/", "started as %r" % starts)
