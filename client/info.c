@@ -304,9 +304,16 @@ static void pc__status_text(const proto_status_res *s)
 	unsigned long long up = (unsigned long long)s->uptime_s;
 	printf("model:    %.*s (%.*s)\n", (int)mi->name.len, mi->name.ptr, (int)mi->path.len,
 	       mi->path.ptr);
-	printf("kind:     %.*s, %.*s, %.2f B parameters%s", (int)mi->kind.len, mi->kind.ptr,
-	       (int)mi->type.len, mi->type.ptr, (double)mi->params / 1e9,
-	       mi->bundled ? ", bundled" : "");
+	double pm = (double)mi->params;
+	printf("kind:     %.*s, %.*s, ", (int)mi->kind.len, mi->kind.ptr, (int)mi->type.len,
+	       mi->type.ptr);
+	if (pm >= 1e9)
+		printf("%.2f B parameters", pm / 1e9);
+	else if (pm >= 1e6)
+		printf("%.1f M parameters", pm / 1e6);
+	else
+		printf("%.0f parameters", pm);
+	printf("%s", mi->bundled ? ", bundled" : "");
 	if (mi->context)
 		printf(", context %u tokens", mi->context);
 	printf("\nversion:  %.*s\n", (int)s->version.len, s->version.ptr);
