@@ -4,6 +4,7 @@ asks (socket path and mode, Type=notify, the hardening) and pass
 `systemd-analyze verify` when it is installed."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def main():
             errors.append("service: %s=%s expected, found %r" % (key, val, s.get(key)))
     if not s.get("ExecStart", [""])[0].split()[0].endswith("/polytransd"):
         errors.append("service: ExecStart %r" % s.get("ExecStart"))
-    if "@" in open(service).read():
+    if re.search(r"@[A-Za-z_]+@", open(service).read()):
         errors.append("service: an @variable@ was not substituted")
     for key, val in {"ListenStream": "%t/polytrans.sock", "SocketMode": "0600"}.items():
         if k.get(key) != [val]:
