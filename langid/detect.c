@@ -259,11 +259,19 @@ static void model_probs(const langid_detector *d, const scan *s, int group,
  * weight (0: nothing to go on). */
 static float decide(const langid_detector *d, const scan *s, float *p)
 {
-	float wt[G_COUNT], total = 0;
+	float wt[G_COUNT], total = 0, own = 0;
 	for (int g = 0; g < G_COUNT; g++) {
 		wt[g] = group_weight[g] * (float)s->letters[g];
-		total += wt[g];
+		if (g != G_LATIN && g != G_OTHER)
+			own += wt[g];
 	}
+	/* Latin words inside text of another of the 18 scripts are mostly
+	 * names, products and code ("NetworkManager 未在运行", "עצם
+	 * StarImpress 5.0"); the reverse hardly happens. */
+	if (own >= 2)
+		wt[G_LATIN] *= 0.2f;
+	for (int g = 0; g < G_COUNT; g++)
+		total += wt[g];
 	/* A lone Latin letter ("{ a = 1; }", "x") is no evidence. */
 	if (total < 2 || wt[G_OTHER] >= total - wt[G_OTHER])
 		return 0;

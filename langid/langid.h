@@ -165,6 +165,11 @@ const char *langid_segs_text(const langid_segs *s, size_t i, size_t *len);
 /* Byte offset of piece i in the input. */
 size_t langid_segs_offset(const langid_segs *s, size_t i);
 
+/* Paragraph number of piece i, counting from 0: blank lines separate
+ * paragraphs (a gap holding blank lines belongs to the paragraph before
+ * it). Lets a caller send a paragraph's sentences together. */
+size_t langid_segs_paragraph(const langid_segs *s, size_t i);
+
 /* Replaces the text of piece i by repl[0..len) (copied) for the next
  * join. Returns 0, PT_EINVAL (i out of range), PT_ENOMEM. */
 int langid_segs_set(langid_segs *s, size_t i, const char *repl, size_t len,

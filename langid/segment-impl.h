@@ -15,6 +15,7 @@
 typedef struct seg_piece {
 	size_t off, len;     /* the original bytes: text[off .. off+len) */
 	int kind;            /* LANGID_PIECE_TEXT or LANGID_PIECE_GAP */
+	size_t para;         /* paragraph number, from 0 */
 	char *repl;          /* replacement set by langid_segs_set, or NULL */
 	size_t repl_len;
 } seg_piece;
@@ -24,6 +25,7 @@ struct langid_segs {
 	size_t len;
 	seg_piece *p;
 	size_t n, cap;
+	size_t para;         /* paragraph of the pieces being pushed */
 };
 
 /* State of one langid_segment call. */

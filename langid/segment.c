@@ -56,6 +56,7 @@ int seg_push(langid_segs *s, size_t off, size_t len, int k)
 	p->off = off;
 	p->len = len;
 	p->kind = k;
+	p->para = s->para;
 	return 0;
 }
 
@@ -276,6 +277,7 @@ static int segment_all(seg_ctx *c)
 	size_t len = c->segs->len, a = 0;
 	int rc = 0;
 
+	int blank_run = 0;
 	while (a < len && rc == 0) {
 		size_t b = a;
 		while (b < len && t[b] != '\n' && t[b] != '\r')
@@ -284,6 +286,15 @@ static int segment_all(seg_ctx *c)
 		if (e < len)
 			e += (t[e] == '\r' && e + 1 < len && t[e + 1] == '\n') ?
 			     2 : 1;
+		/* Blank lines end a paragraph: the next line with text
+		 * starts a new one. */
+		if (skip_spaces(t, a, b) == b) {
+			blank_run = 1;
+		} else if (blank_run) {
+			blank_run = 0;
+			if (c->segs->n > 0)
+				c->segs->para++;
+		}
 		rc = push_line(c, a, b);
 		if (rc == 0)
 			rc = seg_push(c->segs, b, e - b, LANGID_PIECE_GAP);

@@ -42,6 +42,11 @@ size_t langid_segs_offset(const langid_segs *s, size_t i)
 	return s && i < s->n ? s->p[i].off : 0;
 }
 
+size_t langid_segs_paragraph(const langid_segs *s, size_t i)
+{
+	return s && i < s->n ? s->p[i].para : 0;
+}
+
 int langid_segs_set(langid_segs *s, size_t i, const char *repl, size_t len,
 		    pt_err *e)
 {

@@ -1,13 +1,14 @@
 /*
  * langid-eval: detection accuracy on the evaluation set.
  *
- *   langid-eval [--check] SHORT.tsv LONG.tsv
+ *   langid-eval [--check | --errors] SHORT.tsv LONG.tsv
  *
  * Each line of a set is "code<TAB>text". Prints the accuracy per language
  * on short and long items and the most frequent confusions. With
  * --check, exits 1 unless the targets of issue 3 hold: >= 97% correct on
  * short items, >= 99.5% on long ones, no language under 90% on short
  * items, and at least 200 short and 100 long items for every language.
+ * With --errors, also prints every item detected wrongly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ typedef struct result {
 	int conf[LANGID_COUNT][LANGID_COUNT + 1]; /* last column: und */
 	int total, correct;
 } result;
+
+static int show_errors;
 
 static int run(const langid_detector *d, const char *path, result *r)
 {
@@ -60,6 +63,9 @@ static int run(const langid_detector *d, const char *path, result *r)
 			r->correct++;
 		}
 		r->conf[want][g.lang < 0 ? LANGID_COUNT : g.lang]++;
+		if (show_errors && g.lang != want)
+			printf("%s -> %s (%.2f): %s\n", langid_lang_code(want),
+			       langid_lang_code(g.lang), g.confidence, text);
 	}
 	fclose(f);
 	return 0;
@@ -101,9 +107,11 @@ static void confusions(const char *name, const result *r)
 int main(int argc, char **argv)
 {
 	int check = argc > 1 && strcmp(argv[1], "--check") == 0;
-	if (argc != 3 + check) {
-		fprintf(stderr, "usage: langid-eval [--check] SHORT.tsv "
-			"LONG.tsv\n");
+	show_errors = argc > 1 && strcmp(argv[1], "--errors") == 0;
+	int opt = check || show_errors;
+	if (argc != 3 + opt) {
+		fprintf(stderr, "usage: langid-eval [--check | --errors] "
+			"SHORT.tsv LONG.tsv\n");
 		return 2;
 	}
 	langid_detector *d;
@@ -113,7 +121,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	result s, l;
-	if (run(d, argv[1 + check], &s) != 0 || run(d, argv[2 + check], &l))
+	if (run(d, argv[1 + opt], &s) != 0 || run(d, argv[2 + opt], &l))
 		return 1;
 	int fail = 0;
 	printf("lang    short (n)      long (n)\n");

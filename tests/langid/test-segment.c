@@ -259,6 +259,29 @@ static void exact(void)
 		      "T:abcdefghijklm|T:🇩🇪xyz|");
 }
 
+static void paragraphs(void)
+{
+	const char *in = "One. Two.\n\n\nThree.\r\n  \r\n- Four\n";
+	langid_segs *s = NULL;
+	CHECK(langid_segment(in, strlen(in), NULL, &s, NULL) == 0, "seg");
+	const char *want[] = { "One.", "Two.", "Three.", "Four" };
+	size_t k = 0;
+	for (size_t i = 0; s && i < langid_segs_count(s); i++) {
+		size_t l;
+		const char *t = langid_segs_text(s, i, &l);
+		if (langid_segs_kind(s, i) != LANGID_PIECE_TEXT)
+			continue;
+		CHECK(k < 4 && l == strlen(want[k]) &&
+		      memcmp(t, want[k], l) == 0, "piece %zu", i);
+		size_t para = langid_segs_paragraph(s, i);
+		CHECK(para == (k < 2 ? 0 : k - 1), "'%s' in paragraph %zu",
+		      want[k < 4 ? k : 3], para);
+		k++;
+	}
+	CHECK(k == 4, "%zu text pieces", k);
+	langid_segs_free(s);
+}
+
 static void errors(void)
 {
 	langid_segs *s = NULL;
@@ -286,6 +309,7 @@ int main(int argc, char **argv)
 	CHECK(files >= 20, "corpus %s: %d files", argv[1], files);
 	random_inputs(5000);
 	exact();
+	paragraphs();
 	errors();
 	if (check_failures) {
 		fprintf(stderr, "test-segment: %d failures\n", check_failures);
