@@ -152,9 +152,9 @@ void ptd_translate_answer(ptd_client *c, ptd_request *r)
 	ptd_tr_counts(r->tr, &segs, &modelled);
 	ptd_log_request(c, r->msgid, PROTO_M_TRANSLATE, r->t_start,
 			"%s->%s, %zu text%s, %zu -> %zu bytes, %zu segments (%zu to the model), "
-			"%llu tokens, waited %.1f ms, %zu warnings",
+			"%llu tokens, engine %.1f ms, waited %.1f ms, %zu warnings",
 			t->from, t->to, r->n_texts, r->n_texts == 1 ? "" : "s", r->bytes, out_bytes,
-			segs, modelled, (unsigned long long)t->tokens,
+			segs, modelled, (unsigned long long)t->tokens, ptd_tr_gen_s(r->tr) * 1e3,
 			(r->t_run > 0 ? r->t_run - r->t_start : 0) * 1e3, nw);
 out:
 	free(texts);
