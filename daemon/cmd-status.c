@@ -49,6 +49,7 @@ static void ptd__status_exec(ptd_client *c, proto_msg *m)
 	s->counters.tokens = srv->cnt.tokens;
 	s->tokens_per_s = tps;
 	s->rss_bytes = ptd__rss();
+	s->jobs = ptd_jobs_unfinished(srv);
 	ptd_reply(c, m->msgid, &r);
 	ptd_log_request(c, m->msgid, PROTO_M_STATUS, pt_now(), "ok");
 	proto_msg_free(m);

@@ -10,6 +10,7 @@
  *   state <queued|running|done|failed|cancelled>
  *   output <folder>              optional
  *   error <message>              optional
+ *   segments <n>                 optional: sentences in all, once known
  *   files <n>
  *   file <format> <from> <size> <name>     n times
  *   end
@@ -109,6 +110,8 @@ int ptd_jmanifest_format(const ptd_jmanifest *m, char **out, size_t *len, pt_err
 		ptd__sb_escaped(&b, m->error);
 		ptd__sb_put(&b, "\n", 1);
 	}
+	if (m->segments > 0)
+		ptd__sb_printf(&b, "segments %" PRIu64 "\n", m->segments);
 	ptd__sb_printf(&b, "files %" PRIu32 "\n", m->n_files);
 	for (uint32_t i = 0; i < m->n_files; i++) {
 		const ptd_jfile *f = &m->files[i];
@@ -248,7 +251,7 @@ static int ptd__parse_file(const char *v, size_t n, ptd_jfile *f, unsigned line,
 }
 
 enum { K_ID = 1, K_TO = 2, K_FROM = 4, K_PRIO = 8, K_CREATED = 16, K_STATE = 32,
-       K_OUTPUT = 64, K_ERROR = 128, K_FILES = 256, K_END = 512 };
+       K_OUTPUT = 64, K_ERROR = 128, K_FILES = 256, K_END = 512, K_SEGMENTS = 1024 };
 #define PTD__REQUIRED (K_ID | K_TO | K_FROM | K_PRIO | K_CREATED | K_STATE | K_FILES | K_END)
 
 static int ptd__key(const char *k, size_t n)
@@ -256,7 +259,7 @@ static int ptd__key(const char *k, size_t n)
 	static const struct { const char *name; int bit; } keys[] = {
 		{ "id", K_ID }, { "to", K_TO }, { "from", K_FROM }, { "priority", K_PRIO },
 		{ "created", K_CREATED }, { "state", K_STATE }, { "output", K_OUTPUT },
-		{ "error", K_ERROR }, { "files", K_FILES },
+		{ "error", K_ERROR }, { "files", K_FILES }, { "segments", K_SEGMENTS },
 	};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (strlen(keys[i].name) == n && memcmp(keys[i].name, k, n) == 0)
@@ -312,6 +315,10 @@ static int ptd__parse_kv(ptd_jmanifest *m, int key, const char *v, size_t n, uns
 		return 0;
 	case K_ERROR:
 		return ptd__unescape(v, n, &m->error, line, e);
+	case K_SEGMENTS:
+		if (!ptd__u64(v, n, &m->segments))
+			break;
+		return 0;
 	case K_FILES:
 		if (!ptd__u64(v, n, &x) || x == 0 || x > PTD__FILES_MAX)
 			break;

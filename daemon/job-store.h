@@ -60,6 +60,7 @@ typedef struct ptd_jmanifest {
 	char *output;                /* absolute folder, NULL: kept in the job */
 	int state;                   /* PROTO_JOB_*: queued, done, failed, cancelled */
 	char *error;                 /* why it failed, NULL if it did not */
+	uint64_t segments;           /* sentences in all, 0 until known */
 	ptd_jfile *files;
 	uint32_t n_files;
 } ptd_jmanifest;

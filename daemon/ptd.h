@@ -69,6 +69,7 @@ struct ptd_request {
 	int rc;
 	pt_err err;
 	ptd_event done_ev;           /* posted when finished: no allocation */
+	void *job;                   /* a batch job's chunk (job-run.c), else NULL */
 };
 
 /* ---- Worker (worker.c) ---------------------------------------------------- */
@@ -133,6 +134,7 @@ struct ptd_server {
 	uv_timer_t shutdown_timer, house_timer, watchdog_timer, force_timer;
 	uint64_t watchdog_ms;
 	char last_status[128];
+	struct ptd_jobs *jobs;       /* batch jobs (job-run.c) */
 };
 
 /* Runs the daemon (server-life.c): srv's config, pipeline and listener
@@ -180,7 +182,11 @@ extern const ptd_cmd_entry ptd_cmd_languages_entry;
 extern const ptd_cmd_entry ptd_cmd_status_entry;
 extern const ptd_cmd_entry ptd_cmd_api_info_entry;
 extern const ptd_cmd_entry ptd_cmd_cancel_entry;
-extern const ptd_cmd_entry ptd_cmd_job_entry;
+extern const ptd_cmd_entry ptd_cmd_job_submit_entry;
+extern const ptd_cmd_entry ptd_cmd_job_status_entry;
+extern const ptd_cmd_entry ptd_cmd_job_list_entry;
+extern const ptd_cmd_entry ptd_cmd_job_cancel_entry;
+extern const ptd_cmd_entry ptd_cmd_job_result_entry;
 
 /* The table, NULL-terminated, and the methods api_info lists. */
 extern const ptd_cmd_entry *const ptd_cmd_table[];
@@ -188,6 +194,21 @@ const ptd_cmd_entry *ptd_cmd_find(int method);
 
 /* Answers a finished translate request (cmd-translate.c). */
 void ptd_translate_answer(ptd_client *c, ptd_request *r);
+
+/* ---- Batch jobs (job-run.c, job-run.h) ------------------------------------------ */
+
+/* Opens the jobs folder and resumes unfinished jobs; on failure the job
+ * methods answer with the reason and translation goes on. */
+int ptd_jobs_start(ptd_server *srv, pt_err *e);
+/* Stopping: cancels the jobs' chunks in the worker (they resume at the
+ * next start). */
+void ptd_jobs_stop(ptd_server *srv);
+/* After the worker has stopped. */
+void ptd_jobs_free(ptd_server *srv);
+/* A worker event of a request with r->job set. */
+void ptd_jobs_event(ptd_server *srv, ptd_event *ev);
+/* Jobs queued or running (status). */
+uint32_t ptd_jobs_unfinished(ptd_server *srv);
 
 /* ---- Logging (log.c) ----------------------------------------------------------- */
 

@@ -49,6 +49,7 @@ void ptd_server_maybe_finish(ptd_server *srv)
 	uv_close((uv_handle_t *)&srv->sig_hup, NULL);
 	ptd_worker_stop(srv->worker);
 	srv->worker = NULL;
+	ptd_jobs_free(srv);
 	while (srv->clients != NULL)
 		ptd_client_close(srv->clients, 1);
 	uv_timer_start(&srv->force_timer, ptd__force_cb, PTD__FORCE_CLOSE_MS, 0);
@@ -76,6 +77,7 @@ static void ptd__begin_stop(ptd_server *srv, const char *why)
 	ptd_notify("STOPPING=1");
 	uv_close((uv_handle_t *)&srv->listen_pipe, NULL);
 	ptd_listen_close(&srv->lst); /* removes the socket we made */
+	ptd_jobs_stop(srv);
 	uv_timer_start(&srv->shutdown_timer, ptd__shutdown_timeout,
 		       (uint64_t)srv->cfg.shutdown_timeout_ms, 0);
 	ptd_server_maybe_finish(srv);
@@ -218,6 +220,8 @@ int ptd_server_run(ptd_server *srv, pt_err *e)
 		uv_run(srv->loop, UV_RUN_DEFAULT);
 		return 1;
 	}
+	if (ptd_jobs_start(srv, e) != 0)
+		pt_log(PT_LOG_ERROR, "batch jobs are unavailable: %s", e->msg);
 	pt_log(PT_LOG_INFO, "serving on %s (pid %ld)",
 	       srv->lst.activated ? "the socket systemd passed" : srv->lst.path, (long)getpid());
 	ptd_notify("READY=1\nSTATUS=serving: 0 clients, 0 queued, 0 running");

@@ -218,6 +218,10 @@ static void ptd__on_event(ptd_server *srv, ptd_event *ev)
 	ptd_request *r = ev->req;
 	ptd_client *c = r->client;
 
+	if (r->job != NULL) {
+		ptd_jobs_event(srv, ev);
+		return;
+	}
 	if (!ev->done) {
 		if (c != NULL && !r->cancel) {
 			proto_notify n;

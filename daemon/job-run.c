@@ -1,0 +1,732 @@
+/*
+ * job-run.c: batch jobs at run time (job-run.h): the list of jobs,
+ * loading and recovery, chunks to the worker, the journal, outputs,
+ * failure and retry, cancel, progress notifications.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "job-run.h"
+#include "job-run-impl.h"
+#include "langid.h"
+
+typedef struct ptd__chunk {
+	ptd_job *job;
+	uint32_t file, n;
+	int retry;
+	uint32_t seg[PTD__CHUNK_MAX];
+} ptd__chunk;
+
+static void ptd__pump_all(ptd_jobs *js);
+static void ptd__timer_cb(uv_timer_t *t);
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+int ptd__job_active(const ptd_job *j)
+{
+	return j->state == PROTO_JOB_QUEUED || j->state == PROTO_JOB_RUNNING;
+}
+
+static unsigned ptd__n_active(ptd_jobs *js)
+{
+	unsigned n = 0;
+	for (ptd_job *j = js->head; j != NULL; j = j->next)
+		n += ptd__job_active(j) && j->docs != NULL;
+	return n;
+}
+
+static void ptd__unload(ptd_job *j)
+{
+	if (j->in_flight > 0)
+		return; /* the chunks point into the documents */
+	if (j->docs != NULL)
+		for (uint32_t i = 0; i < j->m.n_files; i++)
+			ptd_jdoc_done(&j->docs[i]);
+	free(j->docs);
+	j->docs = NULL;
+	ptd_journal_close(j->jr);
+	j->jr = NULL;
+}
+
+/* Writes the manifest; a failure is logged (the state in memory stands). */
+int ptd__job_save(ptd_job *j, pt_err *e)
+{
+	pt_err e2;
+	int rc;
+
+	j->m.state = j->state == PROTO_JOB_RUNNING ? PROTO_JOB_QUEUED : j->state;
+	if ((rc = ptd_jstore_manifest_write(j->js->store, &j->m, e ? e : &e2)) != 0)
+		pt_log(PT_LOG_WARN, "job %s: %s", j->m.id, (e ? e : &e2)->msg);
+	return rc;
+}
+
+static void ptd__cancel_chunks(ptd_job *j)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (j->reqs[i] != NULL && !j->reqs[i]->cancel)
+			ptd_request_cancel(j->js->srv, j->reqs[i], j->js->stopping);
+}
+
+/* The job fails: kept with its input and journal, retried later. */
+static void ptd__fail(ptd_job *j, int code, const char *fmt, ...) PT_PRINTF(3, 4);
+static void ptd__fail(ptd_job *j, int code, const char *fmt, ...)
+{
+	char msg[PT_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	pt_log(PT_LOG_ERROR, "job %s failed: %s", j->m.id, msg);
+	j->state = PROTO_JOB_FAILED;
+	j->err_code = code;
+	j->t_failed = pt_now();
+	free(j->m.error);
+	j->m.error = strdup(msg);
+	ptd__job_save(j, NULL);
+	ptd__cancel_chunks(j);
+	ptd__unload(j);
+	ptd__job_notify(j);
+}
+
+/* ---- Progress ------------------------------------------------------------------ */
+
+void ptd_job_info(ptd_job *j, proto_job_info *o, proto_job_error *err_slot)
+{
+	memset(o, 0, sizeof *o);
+	snprintf(o->job, sizeof o->job, "%s", j->m.id);
+	o->state = j->state;
+	snprintf(o->to, sizeof o->to, "%s", j->m.to);
+	o->files = j->m.n_files;
+	o->done = j->done;
+	o->total = j->total;
+	o->percent = j->total > 0 ? 100.0 * (double)j->done / (double)j->total
+		     : (j->state == PROTO_JOB_DONE ? 100.0 : 0.0);
+	if (o->percent > 100.0)
+		o->percent = 100.0;
+	o->created = j->m.created;
+	if (j->state == PROTO_JOB_RUNNING && j->done_run > 0 && j->total >= j->done) {
+		double el = pt_now() - j->t_run;
+		o->has_eta = 1;
+		o->eta_s = el / (double)j->done_run * (double)(j->total - j->done);
+	} else if (j->state == PROTO_JOB_DONE) {
+		o->has_eta = 1;
+		o->eta_s = 0;
+	}
+	if (j->m.error != NULL && j->state == PROTO_JOB_FAILED && err_slot != NULL) {
+		err_slot->file = proto_str_c(NULL);
+		err_slot->message = proto_str_c(j->m.error);
+		o->errors = err_slot;
+		o->n_errors = 1;
+	}
+}
+
+static ptd_client *ptd__client_by_id(ptd_server *srv, unsigned id)
+{
+	for (ptd_client *c = srv->clients; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* Sends job.progress to the connections that asked, forgetting the ones
+ * that are gone (by id: a closed connection's memory may be reused). */
+void ptd__job_notify(ptd_job *j)
+{
+	proto_job_error err;
+	proto_notify n;
+	unsigned k = 0;
+
+	proto_notify_init(&n, PROTO_N_JOB_PROGRESS);
+	ptd_job_info(j, &n.n.progress, &err);
+	for (unsigned i = 0; i < j->n_subs; i++) {
+		ptd_client *c = ptd__client_by_id(j->js->srv, j->subs[i]);
+		if (c == NULL)
+			continue;
+		ptd_notify_client(c, &n);
+		j->subs[k++] = j->subs[i];
+	}
+	j->n_subs = k;
+}
+
+void ptd_job_subscribe(ptd_job *j, ptd_client *c)
+{
+	for (unsigned i = 0; i < j->n_subs; i++)
+		if (j->subs[i] == c->id)
+			return;
+	if (j->n_subs == PTD__SUBS_MAX) {
+		memmove(j->subs, j->subs + 1, (PTD__SUBS_MAX - 1) * sizeof j->subs[0]);
+		j->n_subs--;
+	}
+	j->subs[j->n_subs++] = c->id;
+}
+
+/* ---- Loading ------------------------------------------------------------------- */
+
+typedef struct ptd__replay_ctx {
+	ptd_job *j;
+	uint64_t stale;
+} ptd__replay_ctx;
+
+static int ptd__replay_rec(void *ud, const ptd_jrec *r)
+{
+	ptd__replay_ctx *x = ud;
+	ptd_job *j = x->j;
+	ptd_jdoc *d;
+
+	/* A record that does not match the segment it names (another
+	 * segmentation, say after an ICU upgrade) is not used: the segment
+	 * is translated again. */
+	if (r->file >= j->m.n_files || r->seg >= (d = &j->docs[r->file])->n_segs ||
+	    d->segs[r->seg].crc != r->src_crc || d->segs[r->seg].len == 0) {
+		x->stale++;
+		return 0;
+	}
+	return ptd_jdoc_seg_set(d, r->seg, r->text, r->len, r->flags & PTD_JREC_FLAGGED);
+}
+
+/* Parses one input. A file's source language is fixed at its first load. */
+static int ptd__load_file(ptd_job *j, uint32_t i, int *changed, pt_err *e)
+{
+	ptd_server *srv = j->js->srv;
+	ptd_jfile *f = &j->m.files[i];
+	int from = LANGID_UND, rc;
+	char *buf;
+	size_t len;
+
+	if ((rc = ptd_jstore_input_read(j->js->store, j->m.id, i, &buf, &len, e)) != 0)
+		return rc;
+	if (strcmp(f->from, "auto") != 0 && strcmp(f->from, "und") != 0 &&
+	    (rc = langid_lang_find(f->from, &from, e)) != 0) {
+		free(buf);
+		return rc;
+	}
+	rc = ptd_jdoc_load(buf, len, ptd_jdoc_fmt(f->format), j->m.to,
+			   strcmp(f->from, "auto") == 0 ? ptd_pipeline_detector(srv->pl) : NULL,
+			   &from, &j->docs[i], e);
+	free(buf);
+	if (rc != 0) {
+		pt_err_prefix(e, "%s", f->name);
+		return rc;
+	}
+	if (strcmp(f->from, "auto") == 0) {
+		snprintf(f->from, sizeof f->from, "%s", langid_lang_code(from));
+		*changed = 1;
+	}
+	return 0;
+}
+
+/* Loads the documents and replays the journal. */
+int ptd__job_load(ptd_job *j, pt_err *e)
+{
+	ptd__replay_ctx x = { j, 0 };
+	uint64_t dropped = 0;
+	int changed = 0, rc = 0;
+
+	if (j->docs != NULL)
+		return 0;
+	if ((j->docs = calloc(j->m.n_files, sizeof *j->docs)) == NULL)
+		return pt_err_set(e, PT_ENOMEM, "out of memory");
+	j->total = j->done = j->flagged = 0;
+	for (uint32_t i = 0; i < j->m.n_files && rc == 0; i++)
+		rc = ptd__load_file(j, i, &changed, e);
+	if (rc == 0 && changed)
+		rc = ptd_jstore_manifest_write(j->js->store, &j->m, e);
+	if (rc == 0)
+		rc = ptd_journal_open(j->js->store, j->m.id, ptd__replay_rec, &x, &j->jr,
+				      &dropped, e);
+	if (rc != 0) {
+		ptd__unload(j);
+		return rc;
+	}
+	if (x.stale > 0)
+		pt_log(PT_LOG_WARN, "job %s: %llu journal records do not match their segments; "
+		       "those are translated again", j->m.id, (unsigned long long)x.stale);
+	for (uint32_t i = 0; i < j->m.n_files; i++) {
+		ptd_jdoc *d = &j->docs[i];
+		j->total += d->n_segs;
+		j->done += d->n_done;
+		for (uint32_t s = 0; s < d->n_segs; s++)
+			j->flagged += d->segs[s].flagged;
+	}
+	j->cur_file = j->cur_seg = 0;
+	j->n_retry = 0;
+	j->t_run = pt_now();
+	j->done_run = 0;
+	if (j->done > 0 || dropped > 0)
+		pt_log(PT_LOG_INFO, "job %s: resumed, %llu of %llu segments already done%s",
+		       j->m.id, (unsigned long long)j->done, (unsigned long long)j->total,
+		       dropped ? " (a torn journal record was dropped)" : "");
+	return 0;
+}
+
+/* ---- Finishing -------------------------------------------------------------------- */
+
+/* Writes every output; the job is done when all are in place. */
+static void ptd__finish(ptd_job *j)
+{
+	pt_err e;
+
+	for (uint32_t i = 0; i < j->m.n_files; i++) {
+		const char *name = j->m.files[i].name;
+		char *out = NULL;
+		size_t len;
+		int rc = ptd_jdoc_assemble(&j->docs[i], &out, &len, &e);
+		if (rc == 0)
+			rc = j->m.output != NULL
+			     ? ptd_file_write_atomic(j->m.output, name, out, len, 0666, &e)
+			     : ptd_jstore_output_put(j->js->store, j->m.id, i, out, len, &e);
+		free(out);
+		if (rc != 0) {
+			ptd__fail(j, rc, "%s: %s", name, e.msg);
+			return;
+		}
+	}
+	j->state = PROTO_JOB_DONE;
+	j->err_code = 0;
+	j->m.segments = j->total;
+	free(j->m.error);
+	j->m.error = NULL;
+	ptd__job_save(j, NULL);
+	pt_log(PT_LOG_INFO, "job %s: done, %u files, %llu segments (%llu flagged)", j->m.id,
+	       (unsigned)j->m.n_files, (unsigned long long)j->total,
+	       (unsigned long long)j->flagged);
+	ptd__unload(j);
+	ptd__job_notify(j);
+}
+
+/* ---- Chunks ---------------------------------------------------------------------- */
+
+/* Picks the segments of the next chunk: retries first (one at a time,
+ * with more beams), else the next segments of one file. */
+static int ptd__pick(ptd_job *j, ptd__chunk *ch)
+{
+	memset(ch, 0, sizeof *ch);
+	ch->job = j;
+	if (j->n_retry > 0)
+		for (uint32_t f = 0; f < j->m.n_files; f++)
+			for (uint32_t s = 0; s < j->docs[f].n_segs; s++)
+				if (j->docs[f].segs[s].retry && !j->docs[f].segs[s].busy) {
+					ch->file = f;
+					ch->seg[ch->n++] = s;
+					ch->retry = 1;
+					return 1;
+				}
+	for (; j->cur_file < j->m.n_files; j->cur_file++, j->cur_seg = 0) {
+		ptd_jdoc *d = &j->docs[j->cur_file];
+		/* Without a known source language, the worker detects it per
+		 * request: one sentence per request keeps that independent of
+		 * how the job was cut into chunks. */
+		uint32_t max = d->from == LANGID_UND ? 1 : PTD__CHUNK_MAX;
+		for (; j->cur_seg < d->n_segs && ch->n < max; j->cur_seg++) {
+			ptd_jseg *g = &d->segs[j->cur_seg];
+			if (g->done || g->busy || g->retry)
+				continue;
+			ch->file = j->cur_file;
+			ch->seg[ch->n++] = j->cur_seg;
+		}
+		if (ch->n > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Hands a chunk to the worker. Returns 0, or PT_EBUSY (queue full). */
+static int ptd__submit(ptd_job *j, ptd__chunk *src)
+{
+	ptd_server *srv = j->js->srv;
+	ptd_jdoc *d = &j->docs[src->file];
+	ptd__chunk *ch = malloc(sizeof *ch);
+	ptd_request *r = calloc(1, sizeof *r);
+	int rc;
+
+	if (ch == NULL || r == NULL || (r->texts = calloc(src->n, sizeof *r->texts)) == NULL ||
+	    (r->lens = calloc(src->n, sizeof *r->lens)) == NULL) {
+		free(ch);
+		ptd_request_free(r);
+		return PT_ENOMEM;
+	}
+	*ch = *src;
+	for (uint32_t i = 0; i < ch->n; i++) {
+		r->texts[i] = d->segs[ch->seg[i]].src;
+		r->lens[i] = d->segs[ch->seg[i]].len;
+		r->bytes += r->lens[i];
+	}
+	r->n_texts = ch->n;
+	r->srv = srv;
+	r->method = PROTO_M_JOB_SUBMIT;
+	r->priority = j->m.priority; /* -100..100, below PTD_PRIO_INTERACTIVE */
+	r->t_start = pt_now();
+	r->from = d->from;
+	langid_lang_find(j->m.to, &r->to, NULL);
+	r->beams = ch->retry ? PTD__RETRY_BEAMS : 0;
+	r->job = ch;
+	if ((rc = ptd_worker_submit(srv->worker, r)) != 0) {
+		r->job = NULL;
+		ptd_request_free(r);
+		free(ch);
+		return rc;
+	}
+	for (uint32_t i = 0; i < ch->n; i++)
+		d->segs[ch->seg[i]].busy = 1;
+	j->reqs[j->reqs[0] == NULL ? 0 : 1] = r;
+	j->in_flight++;
+	srv->n_pending++;
+	if (j->state == PROTO_JOB_QUEUED) {
+		j->state = PROTO_JOB_RUNNING;
+		ptd__job_notify(j);
+	}
+	return 0;
+}
+
+/* Keeps the job's chunks flowing; finishes it when every segment is done. */
+void ptd__job_pump(ptd_job *j)
+{
+	ptd_jobs *js = j->js;
+	unsigned limit = ptd__n_active(js) > 1 ? 1 : 2;
+	ptd__chunk ch;
+
+	while (ptd__job_active(j) && j->docs != NULL && !js->stopping && j->in_flight < limit &&
+	       ptd__pick(j, &ch)) {
+		int rc = ptd__submit(j, &ch);
+		if (rc == PT_EBUSY) {
+			/* Rewind: the picked segments were not marked busy. */
+			if (!ch.retry && (ch.file < j->cur_file ||
+					  (ch.file == j->cur_file && ch.seg[0] < j->cur_seg))) {
+				j->cur_file = ch.file;
+				j->cur_seg = ch.seg[0];
+			}
+			/* The queue is full of other work: try again soon. */
+			js->busy_wait = 1;
+			uv_timer_start(&js->timer, ptd__timer_cb, PTD__BUSY_RETRY_MS,
+				       PTD__TIMER_MS);
+			return;
+		}
+		if (rc != 0) {
+			ptd__fail(j, rc, "%s", pt_strerror(rc));
+			return;
+		}
+	}
+	if (ptd__job_active(j) && j->docs != NULL && j->in_flight == 0 && j->done == j->total &&
+	    j->n_retry == 0)
+		ptd__finish(j);
+}
+
+/* A chunk came back translated: check, journal, count. */
+static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
+{
+	ptd_jdoc *d = &j->docs[ch->file];
+	ptd_jrec rec[PTD__CHUNK_MAX] = { { 0 } };
+	const char *tr[PTD__CHUNK_MAX];
+	size_t len[PTD__CHUNK_MAX];
+	uint32_t n = 0;
+	pt_err e;
+
+	for (uint32_t i = 0; i < ch->n; i++) {
+		ptd_jseg *g = &d->segs[ch->seg[i]];
+		int bad;
+		tr[i] = ptd_tr_result(r->tr, i, &len[i]);
+		if (tr[i] == NULL)
+			tr[i] = "", len[i] = 0;
+		bad = ptd_jdoc_damaged(d, g, tr[i], len[i]);
+		if (bad && !ch->retry) {
+			/* Not journaled: tried again with more beams first. */
+			g->retry = 1;
+			j->n_retry++;
+			continue;
+		}
+		rec[n].file = ch->file;
+		rec[n].seg = ch->seg[i];
+		rec[n].src_crc = g->crc;
+		rec[n].flags = bad ? PTD_JREC_FLAGGED : 0;
+		rec[n].text = tr[i];
+		rec[n].len = (uint32_t)len[i];
+		n++;
+	}
+	/* A segment counts only once its record is on the disk. */
+	if (n > 0 && ptd_journal_append(j->jr, rec, n, &e) != 0) {
+		ptd__fail(j, e.code, "%s", e.msg);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		ptd_jseg *g = &d->segs[rec[i].seg];
+		if (g->retry) {
+			g->retry = 0;
+			j->n_retry--;
+		}
+		if (ptd_jdoc_seg_set(d, rec[i].seg, rec[i].text, rec[i].len,
+				     rec[i].flags & PTD_JREC_FLAGGED) != 0) {
+			ptd__fail(j, PT_ENOMEM, "out of memory");
+			return;
+		}
+		j->done++;
+		j->done_run++;
+		j->flagged += (rec[i].flags & PTD_JREC_FLAGGED) != 0;
+	}
+	ptd__job_notify(j);
+}
+
+void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
+{
+	ptd_request *r = ev->req;
+	ptd__chunk *ch = r->job;
+	ptd_job *j = ch->job;
+
+	if (!ev->done) {
+		free(ev); /* chunks do not stream; nothing to forward */
+		return;
+	}
+	srv->n_pending--;
+	if (r->tr != NULL)
+		srv->cnt.tokens += ptd_tr_tokens(r->tr);
+	j->in_flight--;
+	for (unsigned i = 0; i < 2; i++)
+		if (j->reqs[i] == r)
+			j->reqs[i] = NULL;
+	if (j->docs != NULL)
+		for (uint32_t i = 0; i < ch->n; i++)
+			j->docs[ch->file].segs[ch->seg[i]].busy = 0;
+	if (ptd__job_active(j) && j->docs != NULL) {
+		if (r->rc == 0)
+			ptd__chunk_done(j, ch, r);
+		else if (r->rc == PT_ECANCELLED) {
+			/* The daemon is stopping: the job resumes at the next start. */
+			j->cur_file = j->cur_seg = 0;
+		} else
+			ptd__fail(j, r->rc, "%s", r->err.msg);
+	} else if (!ptd__job_active(j)) {
+		ptd__unload(j); /* cancelled or failed while the chunk ran */
+	}
+	free(ch);
+	r->job = NULL;
+	ptd_request_free(r);
+	if (srv->stopping)
+		ptd_server_maybe_finish(srv);
+	else
+		ptd__pump_all(srv->jobs);
+}
+
+/* ---- The list of jobs ------------------------------------------------------------ */
+
+static void ptd__pump_all(ptd_jobs *js)
+{
+	for (ptd_job *j = js->head; j != NULL && !js->busy_wait; j = j->next)
+		if (ptd__job_active(j))
+			ptd__job_pump(j);
+}
+
+void ptd__job_append(ptd_jobs *js, ptd_job *j)
+{
+	j->js = js;
+	if (js->tail != NULL)
+		js->tail->next = j;
+	else
+		js->head = j;
+	js->tail = j;
+	js->n_jobs++;
+}
+
+/* Makes an active job run: load and pump. */
+static void ptd__start_job(ptd_job *j)
+{
+	pt_err e;
+	int rc;
+
+	j->state = PROTO_JOB_QUEUED;
+	if ((rc = ptd__job_load(j, &e)) != 0) {
+		ptd__fail(j, rc, "%s", e.msg);
+		return;
+	}
+	ptd__job_pump(j);
+}
+
+void ptd_job_retry(ptd_server *srv, ptd_job *j)
+{
+	double now = pt_now();
+
+	if (j->state != PROTO_JOB_FAILED || srv->jobs->stopping ||
+	    now - j->t_failed < PTD__RETRY_MIN_S)
+		return;
+	pt_log(PT_LOG_INFO, "job %s: trying again after: %s", j->m.id,
+	       j->m.error ? j->m.error : "an error");
+	ptd__start_job(j);
+}
+
+static void ptd__timer_cb(uv_timer_t *t)
+{
+	ptd_jobs *js = t->data;
+	double now = pt_now();
+
+	js->busy_wait = 0;
+	for (ptd_job *j = js->head; j != NULL; j = j->next)
+		if (j->state == PROTO_JOB_FAILED && now - j->t_failed >= PTD__FAILED_RETRY_S &&
+		    j->err_code != PT_EFORMAT && j->err_code != PT_EUTF8 && j->err_code != PT_ELANG)
+			ptd_job_retry(js->srv, j);
+	ptd__pump_all(js);
+}
+
+/* Reads one job folder at start. Unfinished and failed jobs resume;
+ * finished ones stay listed until they expire. */
+static void ptd__recover(ptd_jobs *js, const char *id, time_t now)
+{
+	ptd_job *j = calloc(1, sizeof *j);
+	struct stat st;
+	char path[700];
+	pt_err e;
+
+	if (j == NULL)
+		return;
+	if (ptd_jstore_manifest_read(js->store, id, &j->m, &e) != 0) {
+		pt_log(PT_LOG_ERROR, "job %s: %s; the job is left as it is on the disk", id, e.msg);
+		free(j);
+		return;
+	}
+	j->state = j->m.state;
+	snprintf(path, sizeof path, "%s/%s/manifest", ptd_jstore_path(js->store), id);
+	if ((j->state == PROTO_JOB_DONE || j->state == PROTO_JOB_CANCELLED) &&
+	    stat(path, &st) == 0 && now - st.st_mtime > PTD__KEEP_S) {
+		pt_log(PT_LOG_INFO, "job %s: %s more than %d days ago; removed", id,
+		       proto_job_state_name(j->state), PTD__KEEP_S / 86400);
+		if (ptd_jstore_remove(js->store, id, &e) != 0)
+			pt_log(PT_LOG_WARN, "job %s: %s", id, e.msg);
+		ptd_jmanifest_done(&j->m);
+		free(j);
+		return;
+	}
+	ptd__job_append(js, j);
+	/* A finished job's counts come from its manifest, without loading
+	 * its documents. */
+	j->total = j->m.segments;
+	j->done = j->state == PROTO_JOB_DONE ? j->m.segments : 0;
+	if (j->state == PROTO_JOB_QUEUED || j->state == PROTO_JOB_RUNNING ||
+	    j->state == PROTO_JOB_FAILED)
+		ptd__start_job(j);
+}
+
+int ptd_jobs_start(ptd_server *srv, pt_err *e)
+{
+	ptd_jobs *js = calloc(1, sizeof *js);
+	char dir[4096], **ids = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (js == NULL)
+		return pt_err_set(e, PT_ENOMEM, "out of memory");
+	js->srv = srv;
+	srv->jobs = js;
+	uv_timer_init(srv->loop, &js->timer);
+	js->timer.data = js;
+	uv_timer_start(&js->timer, ptd__timer_cb, PTD__TIMER_MS, PTD__TIMER_MS);
+	uv_unref((uv_handle_t *)&js->timer);
+	if ((rc = ptd_jstore_default_path(srv->cfg.state_dir, dir, sizeof dir, e)) != 0 ||
+	    (rc = ptd_jstore_open(dir, &js->store, e)) != 0 ||
+	    (rc = ptd_jstore_list(js->store, &ids, &n, e)) != 0) {
+		snprintf(js->unavailable, sizeof js->unavailable, "%s", e->msg);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		ptd__recover(js, ids[i], time(NULL));
+	ptd_jstore_list_free(ids, n);
+	pt_log(PT_LOG_INFO, "jobs: %s, %zu jobs, %u unfinished", dir, js->n_jobs,
+	       ptd_jobs_unfinished(srv));
+	return 0;
+}
+
+void ptd_jobs_stop(ptd_server *srv)
+{
+	ptd_jobs *js = srv->jobs;
+
+	if (js == NULL || js->stopping)
+		return;
+	js->stopping = 1;
+	uv_timer_stop(&js->timer);
+	for (ptd_job *j = js->head; j != NULL; j = j->next)
+		ptd__cancel_chunks(j);
+}
+
+static void ptd__timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ptd_jobs_free(ptd_server *srv)
+{
+	ptd_jobs *js = srv->jobs;
+	ptd_job *j, *next;
+
+	if (js == NULL)
+		return;
+	srv->jobs = NULL;
+	for (j = js->head; j != NULL; j = next) {
+		next = j->next;
+		j->in_flight = 0; /* the worker has stopped: nothing points in */
+		ptd__unload(j);
+		ptd_jmanifest_done(&j->m);
+		free(j);
+	}
+	ptd_jstore_free(js->store);
+	uv_close((uv_handle_t *)&js->timer, ptd__timer_closed);
+}
+
+uint32_t ptd_jobs_unfinished(ptd_server *srv)
+{
+	uint32_t n = 0;
+
+	if (srv->jobs == NULL)
+		return 0;
+	for (ptd_job *j = srv->jobs->head; j != NULL; j = j->next)
+		n += ptd__job_active(j);
+	return n;
+}
+
+const char *ptd_jobs_unavailable(ptd_server *srv)
+{
+	if (srv->jobs == NULL)
+		return "batch jobs are not running";
+	return srv->jobs->store == NULL ? srv->jobs->unavailable : NULL;
+}
+
+ptd_job *ptd_jobs_find(ptd_server *srv, const char *id)
+{
+	if (srv->jobs == NULL)
+		return NULL;
+	for (ptd_job *j = srv->jobs->head; j != NULL; j = j->next)
+		if (strcmp(j->m.id, id) == 0)
+			return j;
+	return NULL;
+}
+
+ptd_job *ptd_jobs_nth(ptd_server *srv, size_t i)
+{
+	ptd_job *j = srv->jobs != NULL ? srv->jobs->head : NULL;
+
+	while (j != NULL && i-- > 0)
+		j = j->next;
+	return j;
+}
+
+int ptd_job_cancel(ptd_server *srv, ptd_job *j)
+{
+	if (j->state == PROTO_JOB_DONE || j->state == PROTO_JOB_CANCELLED)
+		return 0;
+	j->state = PROTO_JOB_CANCELLED;
+	free(j->m.error);
+	j->m.error = NULL;
+	ptd__job_save(j, NULL);
+	ptd__cancel_chunks(j);
+	ptd__unload(j);
+	pt_log(PT_LOG_INFO, "job %s: cancelled at %llu of %llu segments", j->m.id,
+	       (unsigned long long)j->done, (unsigned long long)j->total);
+	ptd__job_notify(j);
+	ptd__pump_all(srv->jobs);
+	return 1;
+}
+
+const char *ptd_job_id(const ptd_job *j)
+{
+	return j->m.id;
+}
