@@ -269,7 +269,8 @@ static int fmt__check_utf8(const char *s, size_t len, pt_err *e)
 }
 
 /* Gives every TEXT piece its own text (a copy of the raw bytes unless
- * the parser decoded it) and flags the ones holding placeholders. */
+ * the parser decoded it), flags the ones holding placeholders and turns
+ * the ones without words into KEEP. */
 static int fmt__finish_texts(fmt_doc *d, pt_err *e)
 {
 	for (size_t i = 0; i < d->n; i++) {
@@ -280,6 +281,17 @@ static int fmt__finish_texts(fmt_doc *d, pt_err *e)
 		if (p->text == NULL &&
 		    (rc = fmt__set_text(d, i, d->src + p->off, p->len, e)) != 0)
 			return rc;
+		/* Nothing to translate ("12:30", a code span alone in a
+		 * table cell): keep it. A PO entry stays, so its msgstr is
+		 * filled and the catalogue complete. */
+		if (d->format != FMT_FORMAT_PO &&
+		    !fmt__ph_has_words(p->text, p->text_len, d->format)) {
+			p->kind = FMT_KEEP;
+			d->ntext--;
+			free(p->text);
+			p->text = NULL;
+			continue;
+		}
 		if (fmt__ph_any(p->text, p->text_len, d->format))
 			p->flags |= FMT_F_MARKUP;
 	}

@@ -110,6 +110,9 @@ int fmt__emit_html(const fmt_doc *d, const fmt__piece *p, fmt__buf *b);
 
 /* Nonzero if s[0..n) holds a placeholder of format (placeholders.c). */
 int fmt__ph_any(const char *s, size_t n, int format);
+/* Nonzero if s[0..n) has a letter (any non-ASCII character counts)
+ * outside placeholders: something to translate. */
+int fmt__ph_has_words(const char *s, size_t n, int format);
 /* Length of the placeholder that starts at s[i] (i < n), or 0. */
 size_t fmt__ph_at(const char *s, size_t n, size_t i, int format);
 

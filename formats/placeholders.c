@@ -357,6 +357,22 @@ int fmt__ph_any(const char *s, size_t n, int format)
 	return fmt__ph_next(s, n, 0, format, &l) < n;
 }
 
+int fmt__ph_has_words(const char *s, size_t n, int format)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t l = fmt__ph_at(s, n, i, format);
+		if (l > 0) {
+			i += l;
+			continue;
+		}
+		if (fmt__alpha(c) || c >= 0x80)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
 /* ---- Protect and restore ------------------------------------------------ */
 
 struct fmt_protected {
