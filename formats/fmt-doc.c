@@ -490,12 +490,22 @@ int fmt_plural_forms(const char *lang, const char **expr)
 
 int fmt_doc_set_target(fmt_doc *d, const char *lang, pt_err *e)
 {
-	int l, rc;
+	int l, other, rc;
 	if (d == NULL || lang == NULL)
 		return pt_err_set(e, PT_EINVAL, "fmt_doc_set_target: no "
 				  "language");
 	if ((rc = langid_lang_find(lang, &l, e)) != 0)
 		return rc;
+	/* A catalogue already for another language holds translations in
+	 * that language (and its number of plural forms): writing the
+	 * target's header over them would make it lie. */
+	if (d->po_lang[0] != '\0' &&
+	    langid_lang_find(d->po_lang, &other, NULL) == 0 && other != l)
+		return pt_err_set(e, PT_ELANG, "the catalogue is for '%s' (its "
+				  "Language header), not '%s': translate the "
+				  ".pot template or a catalogue for '%s'",
+				  d->po_lang, langid_lang_code(l),
+				  langid_lang_code(l));
 	snprintf(d->target, sizeof d->target, "%s", langid_lang_code(l));
 	return 0;
 }

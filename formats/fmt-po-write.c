@@ -101,6 +101,17 @@ int fmt__po_header(fmt_doc *d, size_t flags_a, size_t flags_end,
 	if (fmt__po_dup(&p->aux, str ? str : "", len) != 0)
 		return pt_err_set(e, PT_ENOMEM, "out of memory");
 	p->aux_len = len;
+	const char *lang = strstr(p->aux, "Language:");
+	if (lang != NULL && (lang == p->aux || lang[-1] == '\n')) {
+		size_t k = 0;
+		for (lang += 9; *lang == ' '; lang++)
+			;
+		while (lang[k] && lang[k] != '\n' && lang[k] != ' ' &&
+		       k + 1 < sizeof d->po_lang)
+			k++;
+		memcpy(d->po_lang, lang, k);
+		d->po_lang[k] = '\0';
+	}
 	const char *np = strstr(p->aux, "nplurals=");
 	if (np != NULL) {
 		int v = atoi(np + 9);
@@ -189,6 +200,12 @@ static int fmt__po_plurals(const fmt_doc *d, const fmt__piece *one,
 	int single = strcmp(d->target, "ar") == 0 ? 1 : 0;
 	const fmt__piece *src1 = one->tr ? one : other;
 	const fmt__piece *srcn = other->tr ? other : one;
+	/* Russian's first form also serves 21, 31 ...: the singular text
+	 * fits it only if it carries the plural's directives ("%d"). */
+	if (strcmp(d->target, "ru") == 0 &&
+	    fmt_check_placeholders(srcn->tr, srcn->tr_len, src1->tr,
+				   src1->tr_len, FMT_FORMAT_PO, NULL, NULL) != 0)
+		src1 = srcn;
 	fmt__buf v = { 0 };
 	int rc = 0;
 	for (int k = 0; k < n && rc == 0; k++) {
@@ -288,7 +305,8 @@ static int fmt__po_emit_header(const fmt_doc *d, const fmt__piece *p,
 	fmt__buf v = { 0 };
 	int rc = fmt__po_header_text(d, p->aux ? p->aux : "", p->aux_len, &v);
 	if (rc == 0 && fresh) {
-		static const char te[] = "Content-Transfer-Encoding: 8bit\n";
+		static const char te[] = "MIME-Version: 1.0\n"
+					 "Content-Transfer-Encoding: 8bit\n";
 		if ((rc = fmt__buf_add(&v, te, sizeof te - 1)) == 0 &&
 		    (rc = fmt__buf_add(b, "msgid \"\"", 8)) == 0)
 			rc = fmt__buf_add(b, eol, strlen(eol));

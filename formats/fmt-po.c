@@ -212,7 +212,7 @@ static int fmt__po_keyword(fmt_doc *d, fmt__entry *en, size_t a, size_t c,
 			j++;
 		j++;
 	}
-	if (key == FMT__K_NONE || j >= end || !fmt__is_space((unsigned char)s[j]))
+	if (key == FMT__K_NONE || (j < end && !fmt__is_space((unsigned char)s[j])))
 		return pt_err_set(e, PT_EFORMAT, "line %zu: unknown keyword "
 				  "(expected msgctxt, msgid, msgid_plural or "
 				  "msgstr)", line);

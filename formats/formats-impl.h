@@ -73,6 +73,7 @@ struct fmt_doc {
 	char target[16];
 	int nplurals_header;  /* PO: from the input header, 0 if none */
 	int po_header;        /* PO: the input has a header entry */
+	char po_lang[32];     /* PO: the header's Language value, or "" */
 };
 
 /* Appends a piece covering src[off .. off+len); pieces must tile the

@@ -173,7 +173,9 @@ void fmt_piece_unset(fmt_doc *d, size_t i);
  * is added if the file has none, and its fuzzy flag is dropped), and
  * plural entries get the target's number of msgstr[n]. Without a target
  * the header is kept and plurals follow its Plural-Forms (else 2).
- * Returns 0 or PT_ELANG.
+ * Returns 0 or PT_ELANG (an unknown language, or a PO catalogue whose
+ * Language header names another language: its translations are in that
+ * one).
  */
 int fmt_doc_set_target(fmt_doc *d, const char *lang, pt_err *e);
 
