@@ -82,7 +82,7 @@ static size_t fmt__ph_printf(const char *s, size_t n, size_t i)
 	}
 	while (j < n && j - i < 32 && strchr("hlLqjzt", s[j]) && s[j] != '\0')
 		j++;
-	if (j < n && s[j] != '\0' && strchr("diouxXeEfFgGaAcspn@", s[j]))
+	if (j < n && s[j] != '\0' && strchr("diouxXeEfFgGaAcCsSpn@", s[j]))
 		return j + 1 - i;
 	return 0;
 }
