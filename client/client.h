@@ -41,6 +41,10 @@ typedef struct pc_opts {
 	bool json, verbose, quiet, lines, no_start;
 	char *const *inputs;           /* FILE... ("-" is stdin) */
 	int n_inputs;
+	/* Batch jobs (--job): -o is then a folder. */
+	bool job, detach;
+	int format;                    /* proto_format; AUTO: by extension */
+	int32_t priority;
 } pc_opts;
 
 /* ---- Connection (conn.c) ------------------------------------------------ */
@@ -75,6 +79,9 @@ int pc_conn_send(pc_conn *c, const proto_request *r, uint32_t *msgid, pt_err *e)
  * flight), PT_ETIMEOUT (likewise cancelled), or PT_EIO (the connection
  * failed; c->broken is set). */
 int pc_conn_recv(pc_conn *c, proto_msg **out, pt_err *e);
+/* pc_conn_recv that also returns 0 with *out NULL once pt_now() passes
+ * until (0: never), so a caller can redraw between messages. */
+int pc_conn_wait(pc_conn *c, double until, proto_msg **out, pt_err *e);
 
 /* Sends r and waits for its response, decoded as the result of r->method.
  * An error reply comes back as a message with resp.error set (return 0);
@@ -137,6 +144,54 @@ int pc_cmd_translate(const pc_opts *o, pc_conn *c);
 int pc_cmd_detect(const pc_opts *o, pc_conn *c);
 int pc_cmd_languages(const pc_opts *o, pc_conn *c);
 int pc_cmd_status(const pc_opts *o, pc_conn *c);
+
+/* ---- Batch jobs ------------------------------------------------------------ */
+
+/* `polytrans --to LANG --job FILE...` (job-submit.c). */
+int pc_cmd_job_submit(const pc_opts *o, pc_conn *c);
+/* `polytrans jobs ...` and `polytrans job VERB ...` (job-cmd.c): argv[0]
+ * is "jobs" or "job". */
+int pc_cmd_jobs(int argc, char **argv);
+int pc_cmd_job(int argc, char **argv);
+
+/* Where output `name` of a job to `lang` is written (job-out.c): DIR/NAME
+ * with a folder, else NAME.LANG.EXT in the current folder ("x.pot" gives
+ * "x.LANG.po"). *out is malloc'd. */
+int pc_job_out_path(const char *dir, const char *name, const char *lang, char **out,
+		    pt_err *e);
+/* Makes sure dir is a folder we can write, creating it (one level) if
+ * missing. */
+int pc_job_out_dir(const char *dir, pt_err *e);
+
+/* Says on stderr that job id goes on without us (why: "runs in the
+ * daemon", "detached") and the command that waits for it and writes its
+ * outputs where this one would have. */
+void pc_job_hint(const char *id, const char *dir, const char *why);
+
+/* Follows job id until it ends, with a progress bar or lines on stderr,
+ * then writes its outputs (into dir, see pc_job_out_path) and reports
+ * (job-follow.c). The connection must be open. SIGINT detaches: the job
+ * goes on, and the message says how to reattach. Returns PC_EXIT_*. */
+int pc_job_follow(const pc_opts *o, pc_conn *c, const char *id, const char *dir);
+/* job.result of a finished job: writes the outputs that come as content
+ * (write: into dir as pc_job_out_path says for lang; dir "-": all to
+ * stdout) or lists them; prints the paths and the report. */
+int pc_job_outputs(const pc_opts *o, pc_conn *c, const char *id, const char *dir,
+		   const char *lang, bool write);
+
+/* The job map as JSON (no newline), and its errors as "PREFIXfile: message"
+ * lines (job-cmd.c). */
+void pc_job_json(FILE *f, const proto_job_info *j);
+void pc_job_print_errors(FILE *f, const proto_job_info *j, const char *prefix);
+
+/* Progress text (progress.c). */
+void pc_fmt_duration(double s, char *buf, size_t cap);      /* 45s, 1m20s, 2h05m, 3d04h */
+void pc_fmt_time(uint64_t unix_s, char *buf, size_t cap);   /* 2026-11-27 08:20 local */
+/* "job ID: 40% (120/300 segments), ETA 1m20s" */
+void pc_progress_plain(const char *id, const proto_job_info *j, char *buf, size_t cap);
+/* "[########------------]  40% 120/300 segments  ETA 1m20s", fitting width. */
+void pc_progress_bar(const proto_job_info *j, int width, char *buf, size_t cap);
+int pc_term_width(int fd);
 
 /* Prints "polytrans: MESSAGE" on stderr. */
 void pc_error(const char *fmt, ...) PT_PRINTF(1, 2);

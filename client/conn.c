@@ -271,11 +271,18 @@ static int pc__next_event(pc_conn *c, proto_msg **out, pt_err *e)
 
 int pc_conn_recv(pc_conn *c, proto_msg **out, pt_err *e)
 {
+	return pc_conn_wait(c, 0, out, e);
+}
+
+int pc_conn_wait(pc_conn *c, double until, proto_msg **out, pt_err *e)
+{
 	*out = NULL;
 	for (;;) {
 		int rc = pc__next_event(c, out, e);
 		if (rc || *out)
 			return rc;
+		if (until > 0 && pt_now() >= until && !pc_interrupted)
+			return 0;
 		if (pc_interrupted) {
 			pc__cancel_all(c);
 			return pt_err_set(e, PT_ECANCELLED, "interrupted");
@@ -286,7 +293,13 @@ int pc_conn_recv(pc_conn *c, proto_msg **out, pt_err *e)
 					  "timed out waiting for polytransd (--timeout)");
 		}
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
-		int n = poll(&p, 1, pc__timeout_ms(c));
+		int ms = pc__timeout_ms(c);
+		if (until > 0) {
+			double left = (until - pt_now()) * 1000;
+			if (left < ms)
+				ms = left > 0 ? (int)left + 1 : 0;
+		}
+		int n = poll(&p, 1, ms);
 		if (n < 0 && errno != EINTR)
 			return pt_err_set(e, PT_EIO, "poll: %s", strerror(errno));
 		if (n > 0) {

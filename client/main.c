@@ -5,8 +5,8 @@
  *
  * Two kinds of command line: options (`polytrans --to de FILE`,
  * `--detect`, `--languages`, `--status`), and subcommands named by the
- * first word, looked up in pc__subcmds (batch jobs add `jobs` and `job`
- * there). A file whose name is a subcommand is given as ./NAME.
+ * first word, looked up in pc__subcmds (`jobs`, `job`). A file whose
+ * name is a subcommand is given as ./NAME.
  */
 #include "client.h"
 #include "langid.h"
@@ -30,7 +30,8 @@ typedef struct pc__subcmd {
 } pc__subcmd;
 
 static const pc__subcmd pc__subcmds[] = {
-	/* "jobs" and "job" (batch jobs, issue 5) are added here. */
+	{ "jobs", pc_cmd_jobs },
+	{ "job", pc_cmd_job },
 	{ NULL, NULL },
 };
 
@@ -38,7 +39,8 @@ enum { PC__TRANSLATE, PC__DETECT, PC__LANGUAGES, PC__STATUS };
 
 enum {
 	OPT_BEAMS = 256, OPT_MAX_TOKENS, OPT_LINES, OPT_LANGUAGES, OPT_STATUS, OPT_JSON,
-	OPT_SOCKET, OPT_TIMEOUT, OPT_NO_START, OPT_MODEL
+	OPT_SOCKET, OPT_TIMEOUT, OPT_NO_START, OPT_MODEL, OPT_JOB, OPT_FORMAT, OPT_PRIORITY,
+	OPT_DETACH
 };
 
 static const struct option pc__long[] = {
@@ -56,6 +58,10 @@ static const struct option pc__long[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-start", no_argument, NULL, OPT_NO_START },
 	{ "model", required_argument, NULL, OPT_MODEL },
+	{ "job", no_argument, NULL, OPT_JOB },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "priority", required_argument, NULL, OPT_PRIORITY },
+	{ "detach", no_argument, NULL, OPT_DETACH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "version", no_argument, NULL, 'V' },
@@ -66,8 +72,10 @@ static const struct option pc__long[] = {
 static void pc__help(void)
 {
 	fputs("Usage: polytrans --to LANG [--from LANG] [OPTION...] [FILE...]\n"
+	      "       polytrans --to LANG --job [-o DIR] [--format FMT] FILE...\n"
 	      "       polytrans --detect [--lines] [FILE...]\n"
 	      "       polytrans --languages | --status\n"
+	      "       polytrans jobs | job status|wait|cancel|result ID\n"
 	      "Translate text offline between 18 languages with the polytransd daemon.\n"
 	      "Reads standard input when no FILE is given (or FILE is -).\n"
 	      "\n"
@@ -77,6 +85,13 @@ static void pc__help(void)
 	      "  -o, --output FILE    write to FILE, replaced only once complete\n"
 	      "      --beams N        beam width 1..16 (1: greedy) [daemon's default]\n"
 	      "      --max-tokens N   most tokens per segment 1..65536 [daemon's default]\n"
+	      "Batch jobs (see also 'polytrans job --help'):\n"
+	      "      --job            translate the documents as a job that survives restarts;\n"
+	      "                       -o DIR is then the folder for the outputs\n"
+	      "                       [NAME.LANG.EXT in the current folder]\n"
+	      "      --format FMT     text, markdown, srt, po or html [by file extension]\n"
+	      "      --priority N     -100..100, higher runs first among jobs [0]\n"
+	      "      --detach         print the job id and return at once\n"
 	      "Other commands:\n"
 	      "  -d, --detect         print the language of each input\n"
 	      "      --lines          with --detect: one answer per input line\n"
@@ -89,12 +104,13 @@ static void pc__help(void)
 	      "      --no-start       do not start polytransd when none answers\n"
 	      "      --model FILE     model for a polytransd started by this command\n"
 	      "  -v, --verbose        more detail (detection confidence, daemon start)\n"
-	      "  -q, --quiet          no progress line\n"
+	      "  -q, --quiet          no progress line or bar\n"
 	      "  -V, --version        print the version\n"
 	      "  -h, --help           print this help\n"
 	      "\n"
-	      "Exit status: 0 ok, 1 translation or file error, 2 usage error,\n"
-	      "3 daemon unreachable, 130 interrupted. See polytrans(1).\n",
+	      "Exit status: 0 ok, 1 translation, job or file error, 2 usage error,\n"
+	      "3 daemon unreachable, 130 interrupted (a job is then detached, not cancelled).\n"
+	      "See polytrans(1).\n",
 	      stdout);
 }
 
@@ -137,6 +153,24 @@ static int pc__lang(const char *opt, const char *s, bool auto_ok, char *out)
 	return 0;
 }
 
+/* --format: the names of proto_format and the extensions people know. */
+static int pc__format(const char *s, int *out)
+{
+	static const struct { const char *name; int fmt; } names[] = {
+		{ "text", PROTO_FMT_TEXT }, { "txt", PROTO_FMT_TEXT },
+		{ "markdown", PROTO_FMT_MARKDOWN }, { "md", PROTO_FMT_MARKDOWN },
+		{ "srt", PROTO_FMT_SRT }, { "subrip", PROTO_FMT_SRT },
+		{ "po", PROTO_FMT_PO }, { "pot", PROTO_FMT_PO }, { "gettext", PROTO_FMT_PO },
+		{ "html", PROTO_FMT_HTML }, { "htm", PROTO_FMT_HTML }, { "auto", PROTO_FMT_AUTO },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(s, names[i].name) == 0) {
+			*out = names[i].fmt;
+			return 0;
+		}
+	return pc__usage("--format: '%s' is not one of text, markdown, srt, po, html, auto", s);
+}
+
 static void pc__on_sigint(int sig)
 {
 	(void)sig;
@@ -160,6 +194,7 @@ static void pc__signals(void)
 static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 {
 	int c, n_modes = 0, rc;
+	bool has_format = false, has_priority = false;
 	const char *to = NULL, *from = NULL;
 	memset(o, 0, sizeof *o);
 	strcpy(o->from, "auto");
@@ -197,6 +232,24 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 		}
 		case OPT_NO_START: o->no_start = true; break;
 		case OPT_MODEL: o->model = optarg; break;
+		case OPT_JOB: o->job = true; break;
+		case OPT_DETACH: o->detach = true; break;
+		case OPT_FORMAT:
+			if ((rc = pc__format(optarg, &o->format)))
+				return rc;
+			has_format = true;
+			break;
+		case OPT_PRIORITY: {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || errno || v < PROTO_PRIORITY_MIN || v > PROTO_PRIORITY_MAX)
+				return pc__usage("--priority: '%s' is not a whole number from %d to %d",
+						 optarg, PROTO_PRIORITY_MIN, PROTO_PRIORITY_MAX);
+			o->priority = (int32_t)v;
+			has_priority = true;
+			break;
+		}
 		case 'v': o->verbose = true; break;
 		case 'q': o->quiet = true; break;
 		case 'V': printf("polytrans %s\n", PT_VERSION); return PC_EXIT_OK;
@@ -222,11 +275,18 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 		return pc__usage("--languages and --status take no files");
 	if (*mode == PC__TRANSLATE && !to)
 		return pc__usage("say which language to translate to: --to LANG");
+	if (!o->job && (has_format || has_priority || o->detach))
+		return pc__usage("--format, --priority and --detach go with --job");
+	if (o->job && (*mode != PC__TRANSLATE || o->beams || o->max_tokens))
+		return pc__usage("--job translates documents: not with --detect, --languages, "
+				 "--status, --beams or --max-tokens");
+	if (o->job && o->n_inputs == 0)
+		return pc__usage("--job needs the files to translate");
 	if (to && (rc = pc__lang("--to", to, false, o->to)))
 		return rc;
 	if (from && (rc = pc__lang("--from", from, true, o->from)))
 		return rc;
-	if (o->output && o->n_inputs)
+	if (o->output && o->n_inputs && !o->job)
 		for (int i = 0; i < o->n_inputs; i++)
 			if (strcmp(o->inputs[i], o->output) == 0)
 				return pc__usage("-o %s would replace an input", o->output);
@@ -251,7 +311,7 @@ int main(int argc, char **argv)
 	case PC__DETECT: st = pc_cmd_detect(&o, &c); break;
 	case PC__LANGUAGES: st = pc_cmd_languages(&o, &c); break;
 	case PC__STATUS: st = pc_cmd_status(&o, &c); break;
-	default: st = pc_cmd_translate(&o, &c); break;
+	default: st = o.job ? pc_cmd_job_submit(&o, &c) : pc_cmd_translate(&o, &c); break;
 	}
 	pc_conn_close(&c);
 	if (pc_interrupted)
