@@ -188,7 +188,7 @@ static void ptd__flag_msg(ptd__flag_ctx *x, uint32_t file, uint32_t seg)
 	if (x->n >= PTD__REPORT_MAX)
 		return;
 	snprintf(buf, sizeof buf, "%s: segment %u lost or changed a placeholder or markup, "
-		 "even after a retry", x->j->m.files[file].name, (unsigned)seg + 1);
+		 "even after a retry; left untranslated", x->j->m.files[file].name, (unsigned)seg + 1);
 	if ((s = strdup(buf)) != NULL)
 		x->msgs[x->n++] = proto_str_c(s);
 }

@@ -102,6 +102,7 @@ struct ptd_job {
 	ptd_jmanifest m;
 	int state;                   /* PROTO_JOB_* at run time */
 	int err_code;                /* PT_E* of a failure */
+	int err_file;                /* the file it concerns, or -1 */
 	double t_failed;
 	ptd_jdoc *docs;              /* m.n_files, while loaded */
 	ptd_journal *jr;

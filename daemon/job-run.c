@@ -72,8 +72,8 @@ static void ptd__cancel_chunks(ptd_job *j)
 }
 
 /* The job fails: kept with its input and journal, retried later. */
-static void ptd__fail(ptd_job *j, int code, const char *fmt, ...) PT_PRINTF(3, 4);
-static void ptd__fail(ptd_job *j, int code, const char *fmt, ...)
+static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...) PT_PRINTF(4, 5);
+static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...)
 {
 	char msg[PT_ERRMSG_MAX];
 	va_list ap;
@@ -84,6 +84,7 @@ static void ptd__fail(ptd_job *j, int code, const char *fmt, ...)
 	pt_log(PT_LOG_ERROR, "job %s failed: %s", j->m.id, msg);
 	j->state = PROTO_JOB_FAILED;
 	j->err_code = code;
+	j->err_file = file;
 	j->t_failed = pt_now();
 	free(j->m.error);
 	j->m.error = strdup(msg);
@@ -118,7 +119,8 @@ void ptd_job_info(ptd_job *j, proto_job_info *o, proto_job_error *err_slot)
 		o->eta_s = 0;
 	}
 	if (j->m.error != NULL && j->state == PROTO_JOB_FAILED && err_slot != NULL) {
-		err_slot->file = proto_str_c(NULL);
+		err_slot->file = proto_str_c(j->err_file >= 0 && (uint32_t)j->err_file < j->m.n_files
+					     ? j->m.files[j->err_file].name : "");
 		err_slot->message = proto_str_c(j->m.error);
 		o->errors = err_slot;
 		o->n_errors = 1;
@@ -282,7 +284,7 @@ static void ptd__finish(ptd_job *j)
 			     : ptd_jstore_output_put(j->js->store, j->m.id, i, out, len, &e);
 		free(out);
 		if (rc != 0) {
-			ptd__fail(j, rc, "%s: %s", name, e.msg);
+			ptd__fail(j, rc, (int)i, "%s: %s", name, e.msg);
 			return;
 		}
 	}
@@ -407,7 +409,7 @@ void ptd__job_pump(ptd_job *j)
 			return;
 		}
 		if (rc != 0) {
-			ptd__fail(j, rc, "%s", pt_strerror(rc));
+			ptd__fail(j, rc, -1, "%s", pt_strerror(rc));
 			return;
 		}
 	}
@@ -439,6 +441,12 @@ static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
 			j->n_retry++;
 			continue;
 		}
+		if (bad) {
+			/* Still damaged after the retry: the sentence stays as it
+			 * was, so the document's markup and placeholders hold. */
+			tr[i] = g->src;
+			len[i] = g->len;
+		}
 		rec[n].file = ch->file;
 		rec[n].seg = ch->seg[i];
 		rec[n].src_crc = g->crc;
@@ -449,7 +457,7 @@ static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
 	}
 	/* A segment counts only once its record is on the disk. */
 	if (n > 0 && ptd_journal_append(j->jr, rec, n, &e) != 0) {
-		ptd__fail(j, e.code, "%s", e.msg);
+		ptd__fail(j, e.code, -1, "%s", e.msg);
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -460,7 +468,7 @@ static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
 		}
 		if (ptd_jdoc_seg_set(d, rec[i].seg, rec[i].text, rec[i].len,
 				     rec[i].flags & PTD_JREC_FLAGGED) != 0) {
-			ptd__fail(j, PT_ENOMEM, "out of memory");
+			ptd__fail(j, PT_ENOMEM, -1, "out of memory");
 			return;
 		}
 		j->done++;
@@ -497,7 +505,7 @@ void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
 			/* The daemon is stopping: the job resumes at the next start. */
 			j->cur_file = j->cur_seg = 0;
 		} else
-			ptd__fail(j, r->rc, "%s", r->err.msg);
+			ptd__fail(j, r->rc, -1, "%s", r->err.msg);
 	} else if (!ptd__job_active(j)) {
 		ptd__unload(j); /* cancelled or failed while the chunk ran */
 	}
@@ -538,7 +546,7 @@ static void ptd__start_job(ptd_job *j)
 
 	j->state = PROTO_JOB_QUEUED;
 	if ((rc = ptd__job_load(j, &e)) != 0) {
-		ptd__fail(j, rc, "%s", e.msg);
+		ptd__fail(j, rc, -1, "%s", e.msg);
 		return;
 	}
 	ptd__job_pump(j);
