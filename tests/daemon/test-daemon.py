@@ -545,11 +545,37 @@ def t_idle(exe):
         check("idle_exit" in d.stderr(), "log: %s" % d.stderr())
 
 
+def t_backpressure(exe):
+    """A client that sends without reading its replies is paused once
+    8 MiB of replies wait for it, resumed when it reads; it gets every
+    reply, and another client is served meanwhile."""
+    with Daemon(exe, settings={"log-level": "debug"}) as d:
+        c = Client(d.sock, timeout=120)
+        n = 20000  # about 1.1 KB of reply each: over 20 MB in all
+        req = b"".join(msgpack.packb([0, i, "languages", []]) for i in range(n))
+        sender = threading.Thread(target=c.send_raw, args=(req,))
+        sender.start()
+        t0 = time.time()
+        while "pausing its input" not in d.stderr() and time.time() - t0 < 60:
+            time.sleep(0.05)
+        check("pausing its input" in d.stderr(), "never paused:\n%s" % d.stderr()[-2000:])
+        w = Client(d.sock)
+        check("language" in w.call("detect", {"text": "Guten Tag"}), "witness not served")
+        seen = set()
+        while len(seen) < n:
+            m = c.read_msg()
+            check(m[0] == 1 and m[2] is None and m[1] not in seen, "reply %r" % m[:3])
+            seen.add(m[1])
+        sender.join(60)
+        check(seen == set(range(n)), "replies missing")
+        check(d.stop() == 0, "exit status")
+
+
 TESTS = {
     "translate": t_translate, "parallel": t_parallel, "cancel": t_cancel,
     "malformed": t_malformed, "limits": t_limits, "second": t_second, "peer": t_peer,
     "sigterm": t_sigterm, "activation": t_activation, "reload": t_reload,
-    "status": t_status, "cli": t_cli, "idle": t_idle,
+    "status": t_status, "cli": t_cli, "idle": t_idle, "backpressure": t_backpressure,
 }
 
 if __name__ == "__main__":
