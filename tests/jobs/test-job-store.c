@@ -217,6 +217,7 @@ static void test_manifest(void)
 	fill_manifest(&m, files, names);
 	snprintf(m.id, sizeof m.id, "abc_DEF-123");
 	m.error = strdup("out/readme.md: write: No space left on device (ENOSPC 28)");
+	m.segments = 300;
 	CHECK(ptd_jmanifest_format(&m, &text, &len, &e) == 0);
 	CHECK(strchr(strstr(text, "output "), '\n') < strstr(text, "error ")); /* escaped \n */
 	CHECK(ptd_jmanifest_parse(text, len, &back, &e) == 0);
@@ -226,6 +227,7 @@ static void test_manifest(void)
 	CHECK(back.n_files == 2 && back.files[1].format == PROTO_FMT_PO);
 	CHECK(strcmp(back.files[1].name, "de\tfr %.po") == 0);
 	CHECK(strcmp(back.files[0].from, "en") == 0);
+	CHECK(back.segments == 300);
 	ptd_jmanifest_done(&back);
 
 	/* Every truncation of a good manifest is refused. */
@@ -260,6 +262,10 @@ static void test_manifest(void)
 		   "state done\noutput rel/dir\n", "not an absolute path");
 	expect_bad("polytrans-job 1\nid a\nto de\nfrom en\npriority 1\nstate done\n"
 		   "files 1\nfile text en 3 a\nend\n", "'created' is missing");
+	expect_bad("polytrans-job 1\nid a\nto de\nfrom en\npriority 1\ncreated 5\n"
+		   "state done\nsegments many\n", "line 8: bad value 'many'");
+	expect_bad("polytrans-job 1\nid a\nto de\nfrom en\npriority 1\ncreated 5\n"
+		   "state done\nfiles 1\nfile text en 3 a\nend\nend\n", "text after 'end'");
 }
 
 /* ---- The store ----------------------------------------------------------------- */

@@ -6,6 +6,10 @@
                with the output of an uninterrupted run, byte for byte
   readonly     a read-only output folder fails the job cleanly (input and
                journal kept); it completes once the folder is writable
+  full         the jobs folder's disk fills up in the middle of a job: the
+               job fails with ENOSPC, keeps input and journal, and
+               completes once there is room, with the output of an
+               uninterrupted run (needs root and mount: skipped otherwise)
   cancel       cancel in the middle of a job
   interactive  two jobs and translate requests at once: the requests are
                answered before the jobs' remaining segments; the jobs take
@@ -204,6 +208,66 @@ def scenario_readonly():
         d.cleanup()
 
 
+# ---- full -------------------------------------------------------------------------
+
+def scenario_full():
+    import tempfile
+    base = tempfile.mkdtemp(prefix="ptj-fs-")
+    fs = os.path.join(base, "fs")
+    os.mkdir(fs)
+    if os.geteuid() != 0 or subprocess.call(
+            ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", fs],
+            stderr=subprocess.DEVNULL) != 0:
+        os.rmdir(fs)
+        os.rmdir(base)
+        raise Skip("cannot mount a small tmpfs (needs root and CAP_SYS_ADMIN) to fill up")
+    d = None
+    try:
+        d = Daemon(dict(SETTINGS, state_dir=fs))
+        outdir = os.path.join(d.dir, "out")
+        os.mkdir(outdir)
+        c = Client(d.sock)
+        content = doc(300)
+        job = submit(c, "doc.txt", content, output=outdir)
+        while c.call("job.status", job=job)["done"] < 10:
+            time.sleep(0.01)
+        filler = os.path.join(fs, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        st = wait_state(c, job, FINAL)
+        msg = st.get("errors", [{}])[0].get("message", "")
+        check(st["state"] == "failed" and "ENOSPC" in msg, "disk full: %r" % st)
+        jdir = os.path.join(fs, "jobs", job)
+        recs, good, size = journal_records(os.path.join(jdir, "journal"))
+        check(os.path.getsize(os.path.join(jdir, "in", "0")) == len(content), "input kept")
+        check(len(recs) >= 10 and len(recs) == st["done"] and good == size,
+              "journal kept whole: %d records, %d done" % (len(recs), st["done"]))
+        print("failed at %d segments: %s" % (st["done"], msg))
+        os.unlink(filler)
+        time.sleep(2.2)
+        st = wait_state(c, job, FINAL)
+        check(st["state"] == "done" and st["done"] == 300, "after making room: %r" % st)
+        # The same document in one go gives the same bytes.
+        again = submit(c, "doc.txt", content)
+        check(wait_state(c, again, FINAL)["state"] == "done", "second job")
+        ref = c.call("job.result", job=again)["outputs"][0]["content"]
+        with open(os.path.join(outdir, "doc.txt"), "rb") as f:
+            check(f.read() == ref, "output after a full disk differs from a run without")
+        c.close()
+        d.stop()
+    finally:
+        if d is not None:
+            d.cleanup()
+        subprocess.call(["umount", fs])
+        os.rmdir(fs)
+        os.rmdir(base)
+
+
 # ---- cancel ------------------------------------------------------------------------
 
 def scenario_cancel():
@@ -383,7 +447,7 @@ def main():
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     fn = globals().get("scenario_" + name)
     if fn is None:
-        raise AssertionError("usage: test-jobs.py crash|readonly|cancel|interactive|fields")
+        raise AssertionError("usage: test-jobs.py crash|readonly|full|cancel|interactive|fields")
     fn()
 
 
