@@ -295,6 +295,7 @@ static int ptd__generate(ptd_tr *t, const char *from, const char *to, const char
 	unsigned flags = pl->info.add_bos ? ENGINE_TOK_ADD_BOS : 0;
 	char *prompt = NULL;
 	size_t fixed, n = 0;
+	double t0;
 	int rc;
 
 	if ((rc = ptd_prompt_build(pl->tpl, from, to, text, len, &prompt, &fixed, e)) != 0)
@@ -315,10 +316,12 @@ static int ptd__generate(ptd_tr *t, const char *from, const char *to, const char
 	gp.stop = stop != NULL ? &stop : NULL;
 	gp.n_stop = stop != NULL ? 1 : 0;
 	gp.cancel = t->p.cancel;
+	/* The engine's time is the whole call, its set-up included. */
+	t0 = pt_now();
 	rc = engine_generate(pl->ctx, pl->ids, n, &gp, NULL, NULL, res, e);
+	t->gen_s += pt_now() - t0;
 	if (rc == 0) {
 		t->tokens += (uint64_t)res->n_ids;
-		t->gen_s += res->prompt_s + res->gen_s;
 		if (res->stop == ENGINE_STOP_CANCELLED) {
 			engine_gen_result_done(res);
 			return pt_err_set(e, PT_ECANCELLED, "cancelled");
