@@ -339,13 +339,23 @@ static int fmt__html_start(fmt__html *h, size_t i, size_t *next, pt_err *e)
 	end = fmt__tag_end(s, n, i);
 	int inl = fmt__name_is(s + ns, ne - ns, fmt__inline);
 	int attrs = fmt__html_attrs(h, ne, end, 0, e);
-	if (inl && !attrs && end < n) {
+	int code = ne - ns == 4 && strncasecmp(s + ns, "code", 4) == 0;
+	size_t ce = code ? fmt__raw_end(s, n, end, "code", 4) : end;
+	int closed = ce < n || (n > 7 && strncasecmp(s + n - 7, "</code>", 7)
+				== 0);
+	/* A code element goes whole into the run, where it is one
+	 * placeholder; one too long for that is kept apart, one never
+	 * closed is just a tag. */
+	if (inl && !attrs && end < n && (!code || !closed ||
+					  ce - i <= FMT__PH_MAX)) {
 		if (h->unit == SIZE_MAX)
 			h->unit = i;
-		if (ne - ns == 4 && strncasecmp(s + ns, "code", 4) == 0)
-			end = fmt__raw_end(s, n, end, "code", 4);
-		*next = end;
+		*next = code && closed ? ce : end;
 		return 0;
+	}
+	if (code && closed && (rc = fmt__html_flush(h, i, e)) == 0) {
+		*next = ce;
+		return fmt__keep_to(d, ce, e);
 	}
 	if ((rc = fmt__html_flush(h, i, e)) != 0)
 		return rc;

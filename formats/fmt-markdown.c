@@ -43,7 +43,7 @@ typedef struct fmt__mdline {
 } fmt__mdline;
 
 enum { FMT__HTML_BLANK = 1, FMT__HTML_COMMENT, FMT__HTML_PI,
-       FMT__HTML_DECL, FMT__HTML_CDATA, FMT__HTML_RAW };
+       FMT__HTML_DECL, FMT__HTML_CDATA, FMT__HTML_RAW, FMT__HTML_OTHER };
 
 static int fmt__md_space(char c)
 {
@@ -84,8 +84,11 @@ static size_t fmt__md_marker(const char *s, size_t c, size_t end)
 	return j - c;
 }
 
-/* Splits a line into its container prefix and content. */
-static fmt__mdline fmt__md_line(const char *s, size_t n, size_t a)
+/* Splits a line into its container prefix and content. A list marker
+ * may follow up to `allow` spaces (3, more inside a list item, where a
+ * nested list is indented to the item's content), a '>' up to 3. */
+static fmt__mdline fmt__md_line(const char *s, size_t n, size_t a,
+				size_t allow)
 {
 	fmt__mdline l;
 	memset(&l, 0, sizeof l);
@@ -99,9 +102,9 @@ static fmt__mdline fmt__md_line(const char *s, size_t n, size_t a)
 	size_t p = a;
 	for (int depth = 0; depth < FMT__MAX_DEPTH; depth++) {
 		size_t q = p, m;
-		while (q < l.end && q - p < 3 && s[q] == ' ')
+		while (q < l.end && q - p < allow && s[q] == ' ')
 			q++;
-		if (q < l.end && s[q] == '>') {
+		if (q < l.end && s[q] == '>' && q - p <= 3) {
 			q++;
 			if (q < l.end && fmt__md_space(s[q]))
 				q++;
@@ -140,7 +143,7 @@ static int fmt__md_para_text(fmt__md *m, size_t idx, pt_err *e)
 	fmt__buf b = { 0 };
 	int rc = 0;
 	while (rc == 0 && i < end) {
-		fmt__mdline l = fmt__md_line(m->s, end, i);
+		fmt__mdline l = fmt__md_line(m->s, end, i, 3);
 		size_t ce = l.end, c = i == p->off ? i : l.c;
 		int hard = 0;
 		if (l.next >= end) {
@@ -209,14 +212,17 @@ static int fmt__md_flush(fmt__md *m, pt_err *e)
 
 /* ---- Block kinds -------------------------------------------------------- */
 
+/* CommonMark's block-level tag names (HTML blocks of kind 6). */
 static const char *const fmt__md_blocks[] = {
-	"address", "article", "aside", "blockquote", "body", "center",
-	"details", "dialog", "dd", "div", "dl", "dt", "fieldset", "figcaption",
-	"figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head",
-	"header", "hr", "html", "iframe", "legend", "li", "link", "main",
-	"menu", "nav", "ol", "p", "section", "summary", "table", "tbody", "td",
-	"tfoot", "th", "thead", "title", "tr", "ul", "img", "picture", "video",
-	"audio", "source", "br", NULL
+	"address", "article", "aside", "base", "basefont", "blockquote",
+	"body", "caption", "center", "col", "colgroup", "dd", "details",
+	"dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure",
+	"footer", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5",
+	"h6", "head", "header", "hr", "html", "iframe", "legend", "li", "link",
+	"main", "menu", "menuitem", "nav", "noframes", "ol", "optgroup",
+	"option", "p", "param", "search", "section", "summary", "table",
+	"tbody", "td", "tfoot", "th", "thead", "title", "tr", "track", "ul",
+	NULL
 };
 
 /* The HTML block a line starting at s[c] opens, or 0. */
@@ -250,6 +256,14 @@ static int fmt__md_html_start(const char *s, size_t c, size_t end)
 	for (const char *const *r = fmt__md_blocks; *r; r++)
 		if (strlen(*r) == j - ns && strncasecmp(*r, s + ns, j - ns) == 0)
 			return FMT__HTML_BLANK;
+	/* Kind 7: any other complete tag alone on its line. */
+	size_t l = fmt__ph_at(s, end, c, FMT_FORMAT_HTML);
+	if (l > 0 && s[c + 1] != '!') {
+		for (j = c + l; j < end && fmt__md_space(s[j]); j++)
+			;
+		if (j == end)
+			return FMT__HTML_OTHER;
+	}
 	return 0;
 }
 
@@ -422,7 +436,7 @@ static int fmt__md_thematic_or_setext(const char *s, size_t c, size_t end)
 
 static int fmt__md_delim_row_at(const fmt__md *m, size_t off)
 {
-	fmt__mdline l = fmt__md_line(m->s, m->n, off);
+	fmt__mdline l = fmt__md_line(m->s, m->n, off, 3);
 	return fmt__md_delim_row(m->s, l.c, l.end);
 }
 
@@ -513,10 +527,12 @@ static int fmt__md_block(fmt__md *m, const fmt__mdline *l, pt_err *e)
 		return fmt__md_flush(m, e);
 	}
 	kind = (size_t)fmt__md_html_start(s, l->c, l->end);
-	if (kind != 0 && !(in_para && kind == FMT__HTML_BLANK && !l->list &&
-			   l->quotes == m->para_quotes)) {
+	/* Kind 7 cannot interrupt a paragraph; the others can. */
+	if (kind != 0 && !(in_para && kind == FMT__HTML_OTHER)) {
 		if ((rc = fmt__md_flush(m, e)) != 0)
 			return rc;
+		if (kind == FMT__HTML_OTHER)
+			kind = FMT__HTML_BLANK;
 		if (kind == FMT__HTML_BLANK ||
 		    !fmt__md_html_end(s, l->c, l->end, (int)kind))
 			m->html = (int)kind;
@@ -558,14 +574,14 @@ static int fmt__md_block(fmt__md *m, const fmt__mdline *l, pt_err *e)
 /* Front matter: a YAML (---) or TOML (+++) block at the very start. */
 static size_t fmt__md_front_matter(const char *s, size_t n, size_t i)
 {
-	fmt__mdline l = fmt__md_line(s, n, i);
+	fmt__mdline l = fmt__md_line(s, n, i, 3);
 	size_t len = l.end - l.a;
 	if (len != 3 || (memcmp(s + i, "---", 3) != 0 &&
 			 memcmp(s + i, "+++", 3) != 0))
 		return i;
 	char c = s[i];
 	for (size_t j = l.next; j < n;) {
-		fmt__mdline k = fmt__md_line(s, n, j);
+		fmt__mdline k = fmt__md_line(s, n, j, 3);
 		if (k.end - k.a == 3 &&
 		    (memcmp(s + j, c == '-' ? "---" : "+++", 3) == 0 ||
 		     (c == '-' && memcmp(s + j, "...", 3) == 0)))
@@ -589,7 +605,8 @@ int fmt__parse_markdown(fmt_doc *d, pt_err *e)
 		i = 3;
 	i = fmt__md_front_matter(m.s, m.n, i);
 	while (i < m.n) {
-		fmt__mdline l = fmt__md_line(m.s, m.n, i);
+		fmt__mdline l = fmt__md_line(m.s, m.n, i, m.list_indent ?
+					     m.list_indent + 3 : 3);
 		if (!fmt__md_inside(&m, &l) && (rc = fmt__md_block(&m, &l, e)) != 0)
 			return rc;
 		i = l.next;

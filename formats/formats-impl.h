@@ -15,6 +15,10 @@
  * elements); deeper structure is treated as text or kept as is. */
 #define FMT__MAX_DEPTH 64
 
+/* Longest placeholder recognised (a tag, a code span, a link target);
+ * anything longer is text. */
+#define FMT__PH_MAX 2048
+
 /* A growable byte buffer; every size is overflow-checked. */
 typedef struct fmt__buf {
 	char *p;

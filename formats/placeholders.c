@@ -10,9 +10,6 @@
 
 #include "formats-impl.h"
 
-/* Longest placeholder recognised; anything longer is text. */
-#define FMT__PH_MAX 2048
-
 static int fmt__alnum(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
@@ -186,7 +183,8 @@ static size_t fmt__ph_tag(const char *s, size_t n, size_t i, int format)
 	if (format == FMT_FORMAT_HTML && n - i > 5 &&
 	    strncasecmp(s + i, "<code", 5) == 0 &&
 	    (s[i + 5] == '>' || fmt__is_space((unsigned char)s[i + 5]))) {
-		size_t c = fmt__find_ci(s, n, j, "</code>");
+		size_t lim = n - i > FMT__PH_MAX ? i + FMT__PH_MAX : n;
+		size_t c = fmt__find_ci(s, lim, j, "</code>");
 		if (c != SIZE_MAX && c - i < FMT__PH_MAX)
 			return c + 7 - i;
 	}
