@@ -2,8 +2,9 @@
 """Batch jobs against the real polytransd and the tiny fixture model
 (issue 5). One scenario per run: test-jobs.py SCENARIO, with
   crash        a 300-segment job killed with SIGKILL at random points and
-               restarted each time (once with a torn journal record) ends
-               with the output of an uninterrupted run, byte for byte
+               restarted each time (once with a torn journal record; the
+               last stop a SIGTERM) ends with the output of an
+               uninterrupted run, byte for byte
   readonly     a read-only output folder fails the job cleanly (input and
                journal kept); it completes once the folder is writable
   full         the jobs folder's disk fills up in the middle of a job: the
@@ -22,6 +23,7 @@ The tiny model's output is nonsense but deterministic (greedy decoding).
 import os
 import random
 import re
+import signal
 import stat
 import struct
 import subprocess
@@ -108,7 +110,9 @@ def scenario_crash():
             check(st["state"] == "running", "job ended before kill %d: %r" % (k, st))
             seen = st["done"]
             c.close()
-            d.kill()
+            # The last stop is an orderly one (SIGTERM): chunks in the
+            # engine are cancelled, the job resumes the same way.
+            d.kill(signal.SIGTERM if k == len(points) - 1 else signal.SIGKILL)
             recs, good, size = journal_records(os.path.join(jdir, "journal"))
             check(len(recs) >= seen and good == size,
                   "kill %d: %d records on disk, %d segments were reported done"
@@ -394,8 +398,15 @@ def scenario_fields():
         dones = [n["done"] for n in notes]
         check(dones == sorted(dones), "progress never goes back: %r" % dones)
 
+        # An empty document is done at once, and stays empty.
+        empty = submit(c, "empty.txt", b"")
+        st_e = wait_state(c, empty, FINAL)
+        check(st_e["state"] == "done" and st_e["total"] == 0, "empty: %r" % st_e)
+        check(c.call("job.result", job=empty)["outputs"][0]["content"] == b"", "empty output")
+
         lst = c.call("job.list")["jobs"]
-        check([j["job"] for j in lst] == [job], "job.list %r" % lst)
+        check([j["job"] for j in lst] == [job, empty], "job.list %r" % lst)
+        check(all(j["state"] == "done" for j in lst), "job.list states %r" % lst)
 
         # Errors.
         expect_error(c, "not_found", "job.status", job="nosuchjob")
@@ -418,9 +429,9 @@ def scenario_fields():
         m = expect_error(c, "bad_request", "job.submit", to="de",
                          files=[{"name": "a.po", "content": b'msgid "open\n'}])
         check("line" in m, "a bad PO file names the line: %s" % m)
-        check(c.call("job.list")["jobs"][0]["job"] == job and
-              len(c.call("job.list")["jobs"]) == 1, "refused jobs leave nothing")
-        check(os.listdir(d.jobs_dir()) == [job], "jobs folder: %r" % os.listdir(d.jobs_dir()))
+        check(len(c.call("job.list")["jobs"]) == 2, "refused jobs leave nothing")
+        check(sorted(os.listdir(d.jobs_dir())) == sorted([job, empty]),
+              "jobs folder: %r" % os.listdir(d.jobs_dir()))
         mode = stat.S_IMODE(os.stat(os.path.join(d.jobs_dir(), job)).st_mode)
         check(mode == 0o700, "job folder mode %o" % mode)
         mode = stat.S_IMODE(os.stat(os.path.join(d.jobs_dir(), job, "manifest")).st_mode)
