@@ -65,6 +65,8 @@ int main(void)
 		fprintf(stderr, "detector: %s\n", e.msg);
 		return 1;
 	}
+	langid_guess g[4];
+	size_t n = 0;
 	/* Nothing to go on: und with confidence 0. */
 	const char *und[] = { "", "12345", "https://example.org/x",
 		"{ a = 1; }", "🙂🙂", "   \n\t", "3.14 + 2,71 = 5,85 %",
@@ -76,6 +78,8 @@ int main(void)
 		CHECK(l == LANGID_UND && c == 0, "'%s': got %s %.2f", und[i],
 		      langid_lang_code(l), c);
 	}
+	CHECK(langid_detect(det, NULL, 0, g, 4, &n, &e) == 0 && n == 1 &&
+	      g[0].lang == LANGID_UND, "NULL empty text");
 	/* Scripts that decide alone. */
 	expect("Привет, как дела?", "ru");
 	expect("مرحبا بالعالم", "ar");
@@ -100,9 +104,11 @@ int main(void)
 	expect("Het bestand kon niet worden geopend.", "nl");
 	/* Letters win over a URL, numbers and emoji around them. */
 	expect("Siehe https://example.org/de für 12 Details 🙂", "de");
+	/* Product names and code inside another script do not take over. */
+	expect("NetworkManager 未在运行", "zh");
+	expect("עצם StarImpress 5.0", "he");
+	expect("Дэвид Мэдор (David Madore)", "ru");
 	/* Mixed scripts: the larger share leads, the other follows. */
-	langid_guess g[4];
-	size_t n = 0;
 	const char *mix = "PDF ファイルを保存できませんでした";
 	CHECK(langid_detect(det, mix, strlen(mix), g, 4, &n, &e) == 0 &&
 	      n >= 2 && g[0].lang == 9, "mixed ja/Latin");
