@@ -3,7 +3,9 @@
  * that settle the language, mixed text, confidences, bad input,
  * concurrent use of one detector.
  */
+#include <dirent.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -58,7 +60,55 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int main(void)
+/* Every LL-*.txt file of the segmentation corpus is in language LL. */
+static int corpus(const char *dir)
+{
+	DIR *dd = opendir(dir);
+	struct dirent *de;
+	int files = 0;
+	if (dd == NULL)
+		return 0;
+	while ((de = readdir(dd)) != NULL) {
+		char path[4096], buf[8192];
+		if (de->d_name[2] != '-' || !strstr(de->d_name, ".txt"))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "rb");
+		if (f == NULL)
+			continue;
+		size_t len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[len] = '\0';
+		char code[3] = { de->d_name[0], de->d_name[1], 0 };
+		expect(buf, code);
+		files++;
+	}
+	closedir(dd);
+	return files;
+}
+
+/* Random bytes never crash detection; invalid UTF-8 is refused. */
+static void random_bytes(void)
+{
+	unsigned seed = 99;
+	char buf[128];
+	for (int it = 0; it < 3000; it++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t len = (seed >> 16) % sizeof buf;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = (char)(seed >> 16);
+		}
+		langid_guess g[3];
+		size_t n = 0;
+		int valid = pt_utf8_check(buf, len, NULL) == 0;
+		int rc = langid_detect(det, buf, len, g, 3, &n, NULL);
+		CHECK(valid ? rc == 0 && n >= 1 : rc == PT_EUTF8,
+		      "random bytes: rc %d", rc);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	pt_err e;
 	if (langid_detector_new(&det, &e) != 0) {
@@ -137,6 +187,9 @@ int main(void)
 		pthread_join(th[i], NULL);
 		CHECK(bad[i] == 0, "thread %d: %d wrong", i, bad[i]);
 	}
+	random_bytes();
+	if (argc > 1)
+		CHECK(corpus(argv[1]) >= 18, "corpus %s", argv[1]);
 	langid_detector_free(det);
 	langid_detector_free(NULL);
 	if (check_failures) {

@@ -195,6 +195,41 @@ static void random_inputs(int count)
 	}
 }
 
+/* Random bytes: invalid UTF-8 is refused with its offset, valid input
+ * keeps every invariant; nothing crashes. */
+static void random_bytes(int count)
+{
+	unsigned seed = 777;
+	unsigned char buf[256];
+	for (int it = 0; it < count; it++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t len = (seed >> 16) % sizeof buf;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned v = seed >> 16;
+			/* Mostly ASCII, some lead and continuation bytes. */
+			buf[i] = (unsigned char)(v % 4 ? 0x20 + v % 0x60 :
+						 0x80 + v % 0x80);
+		}
+		size_t bad;
+		langid_segs *s = NULL;
+		pt_err e;
+		int valid = pt_utf8_check((char *)buf, len, &bad) == 0;
+		int rc = langid_segment((char *)buf, len, NULL, &s, &e);
+		if (valid) {
+			CHECK(rc == 0, "valid random bytes refused: %s", e.msg);
+			check_one("random bytes", (char *)buf, len, LANGID_UND,
+				  (seed >> 4) % 40);
+		} else {
+			char want[32];
+			snprintf(want, sizeof want, "byte %zu", bad);
+			CHECK(rc == PT_EUTF8 && strstr(e.msg, want),
+			      "invalid input: rc %d '%s'", rc, e.msg);
+		}
+		langid_segs_free(s);
+	}
+}
+
 /* The pieces of text as "T:..|G:..|" for exact comparisons. */
 static void expect_pieces(const char *in, int lang, size_t max,
 			  const char *want)
@@ -308,6 +343,7 @@ int main(int argc, char **argv)
 	int files = corpus(argv[1]);
 	CHECK(files >= 20, "corpus %s: %d files", argv[1], files);
 	random_inputs(5000);
+	random_bytes(3000);
 	exact();
 	paragraphs();
 	errors();
