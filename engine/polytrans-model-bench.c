@@ -36,6 +36,7 @@ typedef struct bench_res {
 	double prefill_tps[2];
 	int decode_prompt, decode_gen;
 	double decode_tps;
+	double decode_cpu;      /* cores busy during decode (CPU s / wall s) */
 	uint64_t peak_rss;
 	const char *kernel;
 } bench_res;
@@ -91,6 +92,17 @@ static void bench_bytes(const engine_model *m, bench_res *r)
 	}
 }
 
+/* Process CPU seconds (user + system), to tell how much of the cores a
+ * run really had on a shared machine. */
+static double bench_cpu(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
 static uint64_t bench_rnd(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -121,7 +133,8 @@ static int32_t argmax(const float *x, int32_t n)
 
 /* Greedy decode of gen tokens after a prompt of np tokens. */
 static int bench_decode(engine_ctx *c, const int32_t *toks, int np, int gen,
-			float *logits, int32_t n_vocab, double *tps, pt_err *e)
+			float *logits, int32_t n_vocab, double *tps,
+			double *cpu_share, pt_err *e)
 {
 	engine_kv_truncate(c, 0, 0);
 	int rc = engine_eval(c, 0, toks, (size_t)np, logits, e);
@@ -129,14 +142,16 @@ static int bench_decode(engine_ctx *c, const int32_t *toks, int np, int gen,
 		return rc;
 	int32_t tok = argmax(logits, n_vocab), pos = np, seq = 0;
 	int8_t want = 1;
-	double t0 = pt_now();
+	double t0 = pt_now(), c0 = bench_cpu();
 	for (int i = 0; i < gen; i++, pos++) {
 		engine_batch b = { 1, &tok, &pos, &seq, &want };
 		if ((rc = engine_decode(c, &b, logits, e)))
 			return rc;
 		tok = argmax(logits, n_vocab);
 	}
-	*tps = gen / (pt_now() - t0);
+	double wall = pt_now() - t0;
+	*tps = gen / wall;
+	*cpu_share = (bench_cpu() - c0) / wall;
 	return 0;
 }
 
@@ -168,7 +183,7 @@ static int bench_speed(engine_model *m, const bench_opts *o, bench_res *r,
 	for (int i = 0; i < cp.n_ctx; i++)
 		toks[i] = (int32_t)(bench_rnd(&s) % (uint64_t)in.n_vocab);
 
-	double v[BENCH_MAX_REPS + 1], warm;
+	double v[BENCH_MAX_REPS + 1], cs[BENCH_MAX_REPS + 1], warm;
 	for (int p = 0; p < 2; p++) {
 		if ((rc = bench_prefill(c, toks, r->prefill_len[p], logits, &warm, e)))
 			goto out;
@@ -179,9 +194,10 @@ static int bench_speed(engine_model *m, const bench_opts *o, bench_res *r,
 	}
 	for (int i = 0; i < o->reps; i++)
 		if ((rc = bench_decode(c, toks, r->decode_prompt, r->decode_gen,
-				       logits, in.n_vocab, &v[i], e)))
+				       logits, in.n_vocab, &v[i], &cs[i], e)))
 			goto out;
 	r->decode_tps = median(v, o->reps);
+	r->decode_cpu = median(cs, o->reps);
 out:
 	free(logits);
 	free(toks);
@@ -199,14 +215,14 @@ static void bench_print(const bench_opts *o, const bench_res *r)
 		       " \"prefill\": [{\"tokens\": %d, \"tokens_per_s\": %.2f}, "
 		       "{\"tokens\": %d, \"tokens_per_s\": %.2f}],\n"
 		       " \"decode\": [{\"batch\": 1, \"prompt\": %d, \"tokens\": %d, "
-		       "\"tokens_per_s\": %.3f, \"read_gbps\": %.2f, \"floor_tokens_per_s\": %.3f, \"fraction_of_floor\": %.3f}],\n"
+		       "\"tokens_per_s\": %.3f, \"cpu_cores_used\": %.2f, \"read_gbps\": %.2f, \"floor_tokens_per_s\": %.3f, \"fraction_of_floor\": %.3f}],\n"
 		       " \"peaks\": {}, \"peak_rss_bytes\": %llu, \"build_s\": %.2f}\n",
 		       o->shape, o->type, o->threads, o->reps, r->kernel, r->membw_gbps,
 		       r->membw_before, r->membw_after,
 		       (unsigned long long)r->weight_bytes,
 		       (unsigned long long)r->decode_bytes, r->prefill_len[0],
 		       r->prefill_tps[0], r->prefill_len[1], r->prefill_tps[1],
-		       r->decode_prompt, r->decode_gen, r->decode_tps,
+		       r->decode_prompt, r->decode_gen, r->decode_tps, r->decode_cpu,
 		       r->decode_tps * (double)r->decode_bytes / 1e9, floor_tps,
 		       r->decode_tps / floor_tps, (unsigned long long)r->peak_rss,
 		       r->build_s);
@@ -224,6 +240,8 @@ static void bench_print(const bench_opts *o, const bench_res *r)
 	printf("decode batch 1          %8.3f tokens/s (%d after a %d-token prompt; reads %.2f GB/s)\n",
 	       r->decode_tps, r->decode_gen, r->decode_prompt,
 	       r->decode_tps * (double)r->decode_bytes / 1e9);
+	printf("decode CPU use          %8.2f cores (of %d threads: less means the machine is shared)\n",
+	       r->decode_cpu, o->threads);
 	printf("decode floor            %8.3f tokens/s (bandwidth / bytes per token)\n",
 	       floor_tps);
 	printf("decode / floor          %8.1f %%\n", 100.0 * r->decode_tps / floor_tps);
