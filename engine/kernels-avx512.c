@@ -102,9 +102,77 @@ FLOAT_ROW(row_bf16, ld_bf16)
 		MV_BODY(ROW, XT)                                              \
 	}
 
-MV_FN(mv_f32, row_f32, float, T512)
-MV_FN(mv_f16, row_f16, float, T512)
-MV_FN(mv_bf16, row_bf16, float, T512)
+/* Four vectors at once: each 16 weights are loaded and widened once and
+ * used four times, which is what batched decode and beam search need (the
+ * row is read from memory once either way; this saves the widening and
+ * half the loads). */
+#define FLOAT_ROW4(NAME, LOAD)                                                \
+	static inline T512 void NAME(const void *w, int64_t k, const char *x, \
+				     size_t xs, float *y, size_t ys)          \
+	{                                                                     \
+		const float *x0 = (const float *)x;                           \
+		const float *x1 = (const float *)(x + xs);                    \
+		const float *x2 = (const float *)(x + 2 * xs);                \
+		const float *x3 = (const float *)(x + 3 * xs);                \
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;   \
+		__m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;                    \
+		int64_t i = 0;                                                \
+		for (; i + 32 <= k; i += 32) {                                \
+			__m512 w0 = LOAD(w, i, 0xffff);                       \
+			__m512 w1 = LOAD(w, i + 16, 0xffff);                  \
+			a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0 + i), a0); \
+			a1 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x1 + i), a1); \
+			a2 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x2 + i), a2); \
+			a3 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x3 + i), a3); \
+			b0 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x0 + i + 16), b0); \
+			b1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x1 + i + 16), b1); \
+			b2 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x2 + i + 16), b2); \
+			b3 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x3 + i + 16), b3); \
+		}                                                             \
+		for (; i < k; i += 16) {                                      \
+			int64_t left = k - i;                                 \
+			__mmask16 m = left >= 16 ? (__mmask16)0xffff           \
+					: (__mmask16)((1u << left) - 1);      \
+			__m512 w0 = LOAD(w, i, m);                            \
+			a0 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x0 + i), a0); \
+			a1 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x1 + i), a1); \
+			a2 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x2 + i), a2); \
+			a3 = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, x3 + i), a3); \
+		}                                                             \
+		y[0] = hsum512(_mm512_add_ps(a0, b0));                        \
+		y[ys] = hsum512(_mm512_add_ps(a1, b1));                       \
+		y[2 * ys] = hsum512(_mm512_add_ps(a2, b2));                   \
+		y[3 * ys] = hsum512(_mm512_add_ps(a3, b3));                   \
+	}
+
+FLOAT_ROW4(row4_f32, ld_f32)
+FLOAT_ROW4(row4_f16, ld_f16)
+FLOAT_ROW4(row4_bf16, ld_bf16)
+
+#define MV4_FN(NAME, ROW, ROW4)                                               \
+	static T512 void NAME(const void *w, size_t w_stride, int64_t k,      \
+			      const void *x, size_t x_stride, int n_x,        \
+			      float *y, size_t y_stride, int64_t r0,          \
+			      int64_t r1)                                     \
+	{                                                                     \
+		for (int64_t r = r0; r < r1; r++) {                           \
+			const char *wr = (const char *)w + (size_t)r * w_stride; \
+			int j = 0;                                            \
+			for (; j + 4 <= n_x; j += 4)                          \
+				ROW4(wr, k, (const char *)x + (size_t)j * x_stride, \
+				     x_stride, y + (size_t)j * y_stride + (size_t)r, \
+				     y_stride);                               \
+			for (; j < n_x; j++)                                  \
+				y[(size_t)j * y_stride + (size_t)r] = ROW(    \
+					wr, k,                                \
+					(const float *)((const char *)x +     \
+							(size_t)j * x_stride)); \
+		}                                                             \
+	}
+
+MV4_FN(mv_f32, row_f32, row4_f32)
+MV4_FN(mv_f16, row_f16, row4_f16)
+MV4_FN(mv_bf16, row_bf16, row4_bf16)
 
 /* BF16 weights x BF16 activations with VDPBF16PS: 32 products per
  * instruction, accumulated in f32. The activations were rounded to bf16

@@ -41,7 +41,7 @@ static void fill(float *x, size_t n, float scale)
 /* ---- Matrix x vector kernels --------------------------------------------- */
 
 #define KR 37 /* rows: not a multiple of any thread count used */
-#define NX 3  /* vectors */
+#define NX 6  /* vectors: one group of four and a remainder */
 
 /*
  * Tolerances, relative to s = sum |w_i x_i| of the row (the scale of the
