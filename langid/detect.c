@@ -40,6 +40,8 @@ typedef struct scan {
 	uint32_t letters[G_COUNT];
 	uint32_t word[LANGID_MODEL_MAXWORD];
 	int wlen;
+	uint32_t tokens, code_tokens; /* see code_like */
+	int code_marks;
 } scan;
 
 int langid_detector_new(langid_detector **out, pt_err *e)
@@ -202,6 +204,53 @@ static void scan_token(const langid_detector *d, scan *s, const char *t,
 }
 
 /* Splits at white space and scans each token. Text is valid UTF-8. */
+/* A token that reads as code: brackets, "=", ";", "->", "::", or an
+ * underscore between letters (snake_case). */
+static int code_like(const char *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+		if (strchr("(){}[];=<>", c) != NULL && c != '\0')
+			return 1;
+		if (i + 1 < n && ((c == ':' && t[i + 1] == ':') ||
+				  (c == '-' && t[i + 1] == '>')))
+			return 1;
+		if (c == '_' && i > 0 && i + 1 < n)
+			return 1;
+	}
+	return 0;
+}
+
+/* Marks that prose hardly has and code is full of. */
+static int code_marks(const char *t, size_t n)
+{
+	int m = 0;
+	for (size_t i = 0; i < n; i++)
+		m += t[i] == '{' || t[i] == '}' || t[i] == ';' ||
+		     (t[i] == '=' && (n == 1 || (i + 1 < n && t[i + 1] == '=')));
+	return m;
+}
+
+/* Scans one token and keeps the counts that tell code from prose. A long
+ * prose token counts as several (Thai and CJK text has few blanks). */
+static void scan_code_token(const langid_detector *d, scan *s,
+			    const char *tok, size_t n)
+{
+	uint32_t before = 0, after = 0;
+	for (int g = 0; g < G_COUNT; g++)
+		before += s->letters[g];
+	scan_token(d, s, tok, (int32_t)n);
+	for (int g = 0; g < G_COUNT; g++)
+		after += s->letters[g];
+	if (code_like(tok, n)) {
+		s->tokens++;
+		s->code_tokens++;
+	} else {
+		s->tokens += 1 + (after - before) / 10;
+	}
+	s->code_marks += code_marks(tok, n);
+}
+
 static void scan_text(const langid_detector *d, scan *s, const char *t,
 		      size_t len)
 {
@@ -216,9 +265,10 @@ static void scan_text(const langid_detector *d, scan *s, const char *t,
 			i++;
 		int space = u_isUWhiteSpace(c);
 		if (space && in_tok) {
-			if (!skip_token(t + start, at - start))
-				scan_token(d, s, t + start,
-					   (int32_t)(at - start));
+			const char *tok = t + start;
+			size_t n = at - start;
+			if (!skip_token(tok, n))
+				scan_code_token(d, s, tok, n);
 			in_tok = 0;
 		} else if (!space && !in_tok) {
 			start = at;
@@ -272,8 +322,11 @@ static float decide(const langid_detector *d, const scan *s, float *p)
 		wt[G_LATIN] *= 0.2f;
 	for (int g = 0; g < G_COUNT; g++)
 		total += wt[g];
-	/* A lone Latin letter ("{ a = 1; }", "x") is no evidence. */
+	/* A lone Latin letter ("{ a = 1; }", "x") is no evidence, and
+	 * neither is code: "int main(void) { return 0; }", "x = f(y);". */
 	if (total < 2 || wt[G_OTHER] >= total - wt[G_OTHER])
+		return 0;
+	if (s->code_marks > 0 && s->code_tokens * 2 >= s->tokens)
 		return 0;
 	static const int single[] = { G_CYRL, G_ARAB, G_HEBR, G_THAI,
 				      G_HANGUL };

@@ -121,7 +121,10 @@ int main(int argc, char **argv)
 	const char *und[] = { "", "12345", "https://example.org/x",
 		"{ a = 1; }", "🙂🙂", "   \n\t", "3.14 + 2,71 = 5,85 %",
 		"user@example.com", "www.example.org", "---", "x",
-		"Ελληνικά κείμενα", "हिन्दी पाठ" };
+		"Ελληνικά κείμενα", "हिन्दी पाठ",
+		"int main(void) { return 0; }", "x = foo(bar);",
+		"if (a == b) return;", "for (i = 0; i < n; i++) sum += v[i];",
+		"std::vector<int> items_list;" };
 	for (size_t i = 0; i < sizeof und / sizeof und[0]; i++) {
 		float c = 1;
 		int l = top(und[i], &c);
@@ -154,6 +157,10 @@ int main(int argc, char **argv)
 	expect("Het bestand kon niet worden geopend.", "nl");
 	/* Letters win over a URL, numbers and emoji around them. */
 	expect("Siehe https://example.org/de für 12 Details 🙂", "de");
+	/* Brackets and an "=" in prose are not code. */
+	expect("Save the file (Ctrl+S) before closing the window.", "en");
+	expect("Die Formel a = b gilt für alle Werte (siehe oben).", "de");
+	expect("; จะละเลยการทับค่าสำหรับคีย์นี้", "th");
 	/* Product names and code inside another script do not take over. */
 	expect("NetworkManager 未在运行", "zh");
 	expect("עצם StarImpress 5.0", "he");
