@@ -546,10 +546,14 @@ def t_cli(exe):
 
 
 def t_idle(exe):
-    """idle_exit: the daemon exits 0 after that many idle seconds."""
-    with Daemon(exe, settings={"idle-exit": 1}) as d:
+    """idle_exit: the daemon exits 0 after that many idle seconds. Under
+    the journal (JOURNAL_STREAM) log lines carry syslog priorities."""
+    with Daemon(exe, settings={"idle-exit": 1}, env={"JOURNAL_STREAM": "8:1234"}) as d:
         check(d.proc.wait(30) == 0, "exit status %r" % d.proc.returncode)
-        check("idle_exit" in d.stderr(), "log: %s" % d.stderr())
+        log = d.stderr().splitlines()
+        check(any("idle_exit" in x for x in log), "log: %s" % log)
+        check(log and all(re.match(r"^<[3-7]>", x) for x in log), "journal lines: %s" % log)
+        check(any(x.startswith("<6>") and "serving on" in x for x in log), "info: %s" % log)
 
 
 def t_backpressure(exe):
