@@ -80,8 +80,10 @@ typedef struct langid_guess {
  * Detects the language of text[0..len) (UTF-8, need not be
  * NUL-terminated). Fills out[0..*n) with the best candidates, most likely
  * first, at most `max` of them (max >= 1). Text without letters (digits,
- * punctuation, URLs, e-mail addresses, code, emoji) or in a script none of
- * the 18 languages uses gives one candidate, LANGID_UND, with confidence 0.
+ * punctuation, URLs, e-mail addresses, emoji), code ("x = f(y);", text
+ * with { } ; or == where half the tokens read as code), a single Latin
+ * letter, or text mostly in a script none of the 18 languages uses gives
+ * one candidate, LANGID_UND, with confidence 0.
  * Returns 0, PT_EINVAL (bad arguments) or PT_EUTF8 (with the byte offset
  * in the message). Thread-safe; allocates nothing.
  */
