@@ -233,7 +233,9 @@ fail:
 	pc__ins_free(in, n);
 	if (!(rc == PT_ECANCELLED && pc_interrupted))
 		pc_error("%s", e.msg);
+	/* Before any daemon is asked, PT_EINVAL is a command line that
+	 * cannot work (a folder, two inputs of one name, -o over an input). */
 	if (c->fd < 0 && !c->broken)
-		return PC_EXIT_FAIL;
+		return rc == PT_EINVAL ? PC_EXIT_USAGE : PC_EXIT_FAIL;
 	return pc_exit_for(c, rc);
 }

@@ -16,6 +16,15 @@ splitting and daemon start-up can be tested exactly, without a model:
   detect     "de" for texts with "der"/"und", "es" with "hola", "und"
              for texts without letters, else "en".
   languages  the 18 codes; status: a fixed map; api_info: protocol 1.
+  job.*      jobs kept for the life of the mock (so a later client can
+             reattach): one segment per piece as translate cuts them,
+             done at one per $MOCK_JOB_STEP seconds (0.02), job.progress
+             sent to subscribers at each one. Words in a file: SLOWJOB
+             (0.5 s per segment), FAILJOB (fails halfway, a disk error on
+             that file), FLAGME (the report flags segment 1), BADDOC (the
+             submission is refused). $MOCK_NOJOBS answers every job method
+             as a polytransd without jobs does; $MOCK_DASH_ID makes ids
+             start with '-'.
 
 Every request is appended to $MOCK_LOG as a JSON line. With $MOCK_NOMODEL
 set it prints a no-model message and exits 1, as polytransd does.
@@ -24,6 +33,7 @@ set it prints a no-model message and exits 1, as polytransd does.
 import fcntl
 import json
 import os
+import random
 import re
 import selectors
 import signal
@@ -44,6 +54,8 @@ LANGS = [("zh", "Chinese", "中文", "Hans"), ("en", "English", "English", "Latn
          ("nl", "Dutch", "Nederlands", "Latn"), ("he", "Hebrew", "עברית", "Hebr")]
 
 START = time.time()
+JOBS = {}        # id -> Job, in submission order
+ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def log(entry):
@@ -118,6 +130,122 @@ def do_detect(c, msgid, p):
                            "candidates": cands[:p.get("top", 3)]})
 
 
+class Job:
+    def __init__(self, p, files):
+        self.id = ("-" if os.environ.get("MOCK_DASH_ID") else random.choice(ID_CHARS[:62])) + \
+            "".join(random.choice(ID_CHARS) for _ in range(21))
+        self.to, self.files = p["to"], files   # files: [(name, text)]
+        self.output = p.get("output")
+        self.created = int(time.time())
+        self.start = time.time()
+        text = "".join(t for _, t in files)
+        self.step = 0.5 if "SLOWJOB" in text else float(os.environ.get("MOCK_JOB_STEP", "0.02"))
+        self.segs = [len([x for x in pieces(t) if x.strip("\n")]) for _, t in files]
+        self.total = sum(self.segs)
+        self.fail_at = self.total // 2 if "FAILJOB" in text else None
+        self.flag = "FLAGME" in text
+        self.state, self.done, self.errors = "running", 0, []
+        self.subs = set()
+
+    def advance(self):
+        """Moves on with time; True when something changed."""
+        if self.state != "running":
+            return False
+        done = min(self.total, int((time.time() - self.start) / self.step))
+        if self.fail_at is not None and done >= self.fail_at:
+            done = self.fail_at
+            name = next(n for n, t in self.files if "FAILJOB" in t)
+            self.state, self.errors = "failed", [{"file": name, "message": "mock: no space left on device"}]
+        elif done >= self.total:
+            self.state = "done"
+        changed = done != self.done or self.state != "running"
+        self.done = done
+        return changed
+
+    def info(self):
+        eta = None
+        if self.state == "running" and self.done:
+            eta = (time.time() - self.start) / self.done * (self.total - self.done)
+        return {"job": self.id, "state": self.state, "to": self.to, "files": len(self.files),
+                "done": self.done, "total": self.total,
+                "percent": 100.0 * self.done / self.total if self.total else 100.0,
+                "eta_s": eta, "created": self.created, "errors": self.errors}
+
+    def output_of(self, i):
+        name, text = self.files[i]
+        return "".join(translate_piece(x, self.to) for x in pieces(text))
+
+
+def tick_jobs(conns):
+    for j in JOBS.values():
+        if j.advance():
+            for c in list(j.subs):
+                if c in conns:
+                    c.send([2, "job.progress", [j.info()]])
+                else:
+                    j.subs.discard(c)
+
+
+def do_job(c, msgid, method, p):
+    if os.environ.get("MOCK_NOJOBS"):
+        return c.reply(msgid, code="unknown_method",
+                       message="%s: batch jobs are not available in this version of polytransd" % method)
+    if method == "job.submit":
+        files = []
+        for f in p.get("files") or []:
+            content = f["content"]
+            files.append((f["name"], content.decode() if isinstance(content, bytes) else content))
+        for path in p.get("paths") or []:
+            with open(path, encoding="utf-8") as f:
+                files.append((os.path.basename(path), f.read()))
+        log({"method": method, "names": [n for n, _ in files], "inline": bool(p.get("files")),
+             "paths": p.get("paths"), "to": p["to"], "from": p.get("from", "auto"),
+             "format": p.get("format", "auto"), "priority": p.get("priority", 0),
+             "output": p.get("output"), "subscribe": p.get("subscribe", False),
+             "sizes": [len(t.encode()) for _, t in files]})
+        if any("BADDOC" in t for _, t in files):
+            return c.reply(msgid, code="bad_request", message="doc.md: line 3: mock refuses BADDOC")
+        j = Job(p, files)
+        JOBS[j.id] = j
+        if p.get("subscribe"):
+            j.subs.add(c)
+        return c.reply(msgid, {"job": j.id})
+    if method == "job.list":
+        log({"method": method})
+        return c.reply(msgid, {"jobs": [j.info() for j in JOBS.values()]})
+    j = JOBS.get(p.get("job"))
+    log({"method": method, "job": p.get("job"), "subscribe": p.get("subscribe", False)})
+    if j is None:
+        return c.reply(msgid, code="not_found", message="no job %s" % p.get("job"))
+    if method == "job.status":
+        if p.get("subscribe"):
+            j.subs.add(c)
+        return c.reply(msgid, j.info())
+    if method == "job.cancel":
+        ok = j.state in ("queued", "running", "failed")
+        if ok:
+            j.state = "cancelled"
+            for s in j.subs:
+                s.send([2, "job.progress", [j.info()]])
+        return c.reply(msgid, {"cancelled": ok})
+    if method == "job.result":
+        outs = []
+        if j.state == "done":
+            for i, (name, _) in enumerate(j.files):
+                if j.output:
+                    path = os.path.join(j.output, name)
+                    with open(path, "w") as f:
+                        f.write(j.output_of(i))
+                    outs.append({"name": name, "path": path})
+                else:
+                    outs.append({"name": name, "content": j.output_of(i).encode()})
+        msgs = ["%s: segment 1 lost or changed a placeholder or markup, even after a retry"
+                % j.files[0][0]] if j.flag else []
+        return c.reply(msgid, {"job": j.id, "state": j.state, "outputs": outs,
+                               "report": {"segments": j.total, "flagged": len(msgs), "messages": msgs}})
+    return c.reply(msgid, code="unknown_method", message="no method %s" % method)
+
+
 def handle(c, msg):
     if msg[0] != 0:
         return None
@@ -145,6 +273,8 @@ def handle(c, msg):
             "uptime_s": time.time() - START, "queue": 0, "in_flight": 0, "clients": 1,
             "counters": {"requests": 3, "errors": 1, "tokens": 42},
             "tokens_per_s": 12.5, "rss_bytes": 1 << 20})
+    if method.startswith("job."):
+        return do_job(c, msgid, method, p)
     if method == "cancel":
         req = p["request"]
         log({"method": "cancel", "request": req})
@@ -172,7 +302,8 @@ def serve(path):
     stop = []
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     while not stop:
-        for key, _ in sel.select(0.2):
+        busy = any(j.state == "running" for j in JOBS.values())
+        for key, _ in sel.select(0.01 if busy else 0.2):
             if key.data is None:
                 s, _ = srv.accept()
                 conns[s] = Conn(s)
@@ -201,6 +332,14 @@ def serve(path):
                 sel.unregister(c.sock)
                 c.sock.close()
                 del conns[c.sock]
+        tick_jobs(set(conns.values()))
+        for c in list(conns.values()):
+            if c.out:
+                try:
+                    c.sock.sendall(bytes(c.out))
+                except OSError:
+                    pass
+                c.out.clear()
     os.unlink(path)
 
 
