@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef PT_VERSION
 #define PT_VERSION "unknown"
@@ -161,10 +162,11 @@ static int pc__format(const char *s, int *out)
 		{ "markdown", PROTO_FMT_MARKDOWN }, { "md", PROTO_FMT_MARKDOWN },
 		{ "srt", PROTO_FMT_SRT }, { "subrip", PROTO_FMT_SRT },
 		{ "po", PROTO_FMT_PO }, { "pot", PROTO_FMT_PO }, { "gettext", PROTO_FMT_PO },
-		{ "html", PROTO_FMT_HTML }, { "htm", PROTO_FMT_HTML }, { "auto", PROTO_FMT_AUTO },
+		{ "html", PROTO_FMT_HTML }, { "htm", PROTO_FMT_HTML }, { "xhtml", PROTO_FMT_HTML },
+		{ "plain", PROTO_FMT_TEXT }, { "auto", PROTO_FMT_AUTO },
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (strcmp(s, names[i].name) == 0) {
+		if (strcasecmp(s, names[i].name) == 0) {
 			*out = names[i].fmt;
 			return 0;
 		}
