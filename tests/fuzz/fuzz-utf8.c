@@ -2,9 +2,9 @@
  * fuzz-utf8: pt_utf8_check and pt_utf8_len against the reference decoder
  * of fuzz-util.c. For any bytes the two agree on validity and on the
  * offset of the first bad sequence; the bytes before that offset are
- * valid on their own; and pt_utf8_len gives the length the reference
- * decodes for every lead byte that starts some valid sequence, 0 for the
- * others.
+ * valid on their own; and pt_utf8_len gives the length of each sequence
+ * from its lead byte (checked once for all 256 bytes: the length of the
+ * valid sequences a byte starts, 0 if it starts none).
  */
 #include <string.h>
 
@@ -27,6 +27,9 @@ static void init_lead_len(void)
 			if (len > 0)
 				lead_len[b] = len;
 		}
+		FUZZ_CHECK(pt_utf8_len((unsigned char)b) == lead_len[b],
+			   "pt_utf8_len(0x%02x) = %d, reference %d", b,
+			   pt_utf8_len((unsigned char)b), lead_len[b]);
 	}
 }
 
@@ -55,9 +58,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A NULL bad_off is allowed and changes nothing. */
 	FUZZ_CHECK(pt_utf8_check((const char *)data, size, NULL) == rc,
 		   "result differs with bad_off NULL");
-	for (size_t i = 0; i < size && i < 64; i++)
-		FUZZ_CHECK(pt_utf8_len(data[i]) == lead_len[data[i]],
-			   "pt_utf8_len(0x%02x) = %d, reference %d", data[i],
-			   pt_utf8_len(data[i]), lead_len[data[i]]);
+	/* Each sequence the reference decodes starts with a lead byte whose
+	 * pt_utf8_len is the sequence's length. */
+	for (size_t i = 0; i < size;) {
+		uint32_t cp;
+		int len = fuzz_ref_utf8_decode(data + i, size - i, &cp);
+
+		if (len == 0)
+			break;
+		FUZZ_CHECK(pt_utf8_len(data[i]) == len, "U+%04X at %zu: pt_utf8_len "
+			   "%d, length %d", (unsigned)cp, i, pt_utf8_len(data[i]), len);
+		i += (size_t)len;
+	}
 	return 0;
 }
