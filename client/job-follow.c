@@ -9,6 +9,12 @@
  * redrawn in place; elsewhere a plain line is written at most every
  * PC__PLAIN_S seconds and at every change of state, so a log stays short.
  *
+ * Jobs outlive the daemon, so a connection that breaks (the daemon
+ * crashed, was killed or restarted) is not the end: the client connects
+ * again, starting a daemon as any command would (unless --no-start), and
+ * follows the job from where the new daemon resumed it, for up to
+ * PC__RECONNECT_S seconds without an answer.
+ *
  * Ctrl-C only stops this client: the `cancel` that conn.c sends on SIGINT
  * concerns the job.status request in flight, never the job, which goes
  * on in the daemon; the message says how to come back to it.
@@ -22,6 +28,7 @@
 #define PC__POLL_S 10.0
 #define PC__PLAIN_S 5.0
 #define PC__REDRAW_S 0.1
+#define PC__RECONNECT_S 60.0
 
 enum { PC__SHOW_NONE, PC__SHOW_BAR, PC__SHOW_PLAIN };
 
@@ -143,12 +150,56 @@ static int pc__poll_reply(pc__fol *f, proto_msg *m, pt_err *e)
 	return rc;
 }
 
+static void pc__sleep(double s)
+{
+	double until = pt_now() + s;
+	while (!pc_interrupted && pt_now() < until)
+		usleep(50000);
+}
+
+/* The connection broke: connect again (a daemon is started if none
+ * runs) and subscribe anew. Returns 0 when following can go on. */
+static int pc__reconnect(pc__fol *f, pt_err *e)
+{
+	double until = pt_now() + PC__RECONNECT_S;
+	pc__bar_close(f, false);
+	if (!f->o->quiet)
+		fprintf(stderr, "polytrans: job %s: %s; connecting again\n", f->id, e->msg);
+	int rc = PT_EIO;
+	while (rc != 0 && !pc_interrupted && pt_now() < until) {
+		pc_conn_close(f->c);
+		f->c->broken = false;
+		pc__sleep(0.5);
+		if (pc_interrupted)
+			return pt_err_set(e, PT_ECANCELLED, "interrupted");
+		rc = pc_connect(f->o, f->c, e);
+		if (rc == 0) {
+			/* pc_conn_open starts the connection afresh. */
+			f->c->on_note = pc__on_note;
+			f->c->note_ud = f;
+			f->poll_id = 0;
+			rc = pc__status(f, true, NULL, e);
+		}
+		if (rc && !f->c->broken && f->c->fd >= 0)
+			return rc;     /* an answer, but an error one (no such job) */
+		if (f->o->no_start)
+			break;
+	}
+	if (rc)
+		f->c->broken = true;
+	return rc;
+}
+
 /* Waits until the job ends, drawing as it goes. */
 static int pc__loop(pc__fol *f, pt_err *e)
 {
 	int rc = pc__status(f, true, NULL, e);
 	f->polled_at = pt_now();
-	while (rc == 0 && !pc__ended(f->info.state)) {
+	for (;;) {
+		if (rc && f->c->broken && !pc_interrupted)
+			rc = pc__reconnect(f, e);
+		if (rc || pc__ended(f->info.state))
+			break;
 		proto_msg *m;
 		pc__draw(f, false);
 		double now = pt_now();
@@ -157,7 +208,7 @@ static int pc__loop(pc__fol *f, pt_err *e)
 			proto_request_init(&r, PROTO_M_JOB_STATUS);
 			snprintf(r.p.job.job, sizeof r.p.job.job, "%s", f->id);
 			if ((rc = pc_conn_send(f->c, &r, &f->poll_id, e)))
-				break;
+				continue;
 			f->polled_at = now;
 		}
 		if ((rc = pc_conn_wait(f->c, now + PC__TICK_S, &m, e)) == 0 && m)

@@ -24,7 +24,8 @@ splitting and daemon start-up can be tested exactly, without a model:
              that file), FLAGME (the report flags segment 1), BADDOC (the
              submission is refused). $MOCK_NOJOBS answers every job method
              as a polytransd without jobs does; $MOCK_DASH_ID makes ids
-             start with '-'.
+             start with '-'. With $MOCK_STATE (a file) jobs survive a
+             restart of the mock, their clocks running on meanwhile.
 
 Every request is appended to $MOCK_LOG as a JSON line. With $MOCK_NOMODEL
 set it prints a no-model message and exits 1, as polytransd does.
@@ -131,6 +132,16 @@ def do_detect(c, msgid, p):
 
 
 class Job:
+    def save(self):
+        return {"id": self.id, "to": self.to, "files": self.files, "output": self.output,
+                "created": self.created, "start": self.start}
+
+    @classmethod
+    def load(cls, d):
+        j = cls({"to": d["to"], "output": d["output"]}, [tuple(f) for f in d["files"]])
+        j.id, j.created, j.start = d["id"], d["created"], d["start"]
+        return j
+
     def __init__(self, p, files):
         self.id = ("-" if os.environ.get("MOCK_DASH_ID") else random.choice(ID_CHARS[:62])) + \
             "".join(random.choice(ID_CHARS) for _ in range(21))
@@ -176,6 +187,22 @@ class Job:
         return "".join(translate_piece(x, self.to) for x in pieces(text))
 
 
+def save_jobs():
+    path = os.environ.get("MOCK_STATE")
+    if path:
+        with open(path, "w") as f:
+            json.dump([j.save() for j in JOBS.values()], f)
+
+
+def load_jobs():
+    path = os.environ.get("MOCK_STATE")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for d in json.load(f):
+                j = Job.load(d)
+                JOBS[j.id] = j
+
+
 def tick_jobs(conns):
     for j in JOBS.values():
         if j.advance():
@@ -207,6 +234,7 @@ def do_job(c, msgid, method, p):
             return c.reply(msgid, code="bad_request", message="doc.md: line 3: mock refuses BADDOC")
         j = Job(p, files)
         JOBS[j.id] = j
+        save_jobs()
         if p.get("subscribe"):
             j.subs.add(c)
         return c.reply(msgid, {"job": j.id})
@@ -360,6 +388,7 @@ def main():
         print("polytransd: error: no model found. Convert one with polylm-convert and put "
               "it in ~/.local/share/polytrans/models/", file=sys.stderr)
         return 1
+    load_jobs()
     serve(sock)
     return 0
 

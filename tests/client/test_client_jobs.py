@@ -389,6 +389,40 @@ def dash_ids(e):
     e.start()
 
 
+def reconnects(e):
+    """A daemon that goes away mid-job: the client connects again and goes on."""
+    state = os.path.join(e.tmp, "mock-state.json")
+    e.start(MOCK_STATE=state)
+    text = "SLOWJOB a\nb\nc\nd\ne\nf\n"
+    e.write("rc.md", text)
+    for no_start in (False, True):
+        rc, out, err = e.run("--to", "de", "--job", "rc.md", "--detach", "-q")
+        jid = e.job_id(out)
+        e.clear_log()
+        args = ["job", "wait", jid, "-o", "rcout"] + (["--no-start"] if no_start else [])
+        p = subprocess.Popen([CLIENT] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e.env, cwd=e.tmp)
+        for _ in range(200):
+            if any(x.get("subscribe") for x in e.entries("job.status")):
+                break
+            time.sleep(0.05)
+        e.stop()
+        if not no_start:
+            time.sleep(1.0)
+            e.start(MOCK_STATE=state)
+        out, err = p.communicate(timeout=90)
+        out, err = out.decode(), err.decode()
+        if no_start:
+            check(p.returncode == 3 and "connecting again" in err and "not running" in err,
+                  "--no-start, daemon gone: %d %r" % (p.returncode, err))
+        else:
+            check(p.returncode == 0 and "connecting again" in err and out == "output rcout/rc.md\n",
+                  "reconnected: %d %r %r" % (p.returncode, out, err))
+            check(e.read("rcout/rc.md") == expected(text, "de"), "output after reconnecting")
+            check(len(e.entries("job.status")) >= 2, "subscribed again")
+    e.start()
+
+
 def large_by_path(e):
     """Over 15 MiB together the files go as absolute paths."""
     e.clear_log()
@@ -423,6 +457,7 @@ def main():
             detach_and_reattach(e)
             cancel_and_errors(e)
             dash_ids(e)
+            reconnects(e)
             large_by_path(e)
             no_daemon(e)
         finally:

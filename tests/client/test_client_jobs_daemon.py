@@ -197,6 +197,37 @@ def body(run):
     check(rc == 0 and out == "output fr/long.txt\n" and os.path.getsize(os.path.join(run.tmp, "fr", "long.txt")) > 0,
           "job wait: %d %r %r" % (rc, out, err))
 
+    # The daemon killed under a waiting client: the client starts another,
+    # which resumes the job from its journal; the output is the same as
+    # that of the uninterrupted run above.
+    rc, out, err = run("--to", "fr", "--job", "long.txt", "--detach", "-q")
+    m = re.match(r"job ([A-Za-z0-9_-]+)\n", out)
+    kid = m.group(1) if m else ""
+    p = subprocess.Popen([CLIENT, "job", "wait", kid, "-o", "fr2"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run.env, cwd=run.tmp)
+    sock = os.path.join(run.env["XDG_RUNTIME_DIR"], "polytrans.sock")
+    killed = False
+    for _ in range(600):
+        rc, out, err = run("job", "status", kid, "--json")
+        js = json.loads(out) if rc == 0 else {}
+        if js.get("state") in ("done", "failed", "cancelled"):
+            break
+        if js.get("done", 0) > 0:
+            for pid in daemon_pids(sock):
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+            break
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=300)
+    out, err = out.decode(), err.decode()
+    check(p.returncode == 0 and out == "output fr2/long.txt\n", "wait across a kill: %d %r %r" % (p.returncode, out, err))
+    if killed:
+        check("connecting again" in err, "reconnect said: %r" % err)
+        check(read(run, "fr2/long.txt") == read(run, "fr/long.txt"),
+              "resumed output equals the uninterrupted one")
+    else:
+        print("note: the job ended before the daemon could be killed")
+
     # Cancel one.
     rc, out, err = run("--to", "es", "--job", "long.txt", "--detach")
     m = re.match(r"job ([A-Za-z0-9_-]+)\n", out)
