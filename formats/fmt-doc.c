@@ -418,6 +418,14 @@ int fmt_piece_set(fmt_doc *d, size_t i, const char *tr, size_t len,
 	if (pt_utf8_check(tr, len, NULL) != 0)
 		return pt_err_set(e, PT_EUTF8, "translation of piece %zu is "
 				  "not valid UTF-8", i);
+	/* The source's white space at the ends stays outside the text, so
+	 * a translation's own (a model's final newline) is dropped. */
+	while (len > 0 && fmt__is_space((unsigned char)tr[0])) {
+		tr++;
+		len--;
+	}
+	while (len > 0 && fmt__is_space((unsigned char)tr[len - 1]))
+		len--;
 	if (len == SIZE_MAX)
 		return pt_err_set(e, PT_ETOOLARGE, "translation too large");
 	char *c = malloc(len + 1);

@@ -625,9 +625,18 @@ int fmt__emit_markdown(const fmt_doc *d, const fmt__piece *p, fmt__buf *b)
 		a++;
 	while (z > a && fmt__is_space((unsigned char)t[z - 1]))
 		z--;
+	int code = 0;
 	for (size_t i = a; rc == 0 && i < z; i++) {
 		if (t[i] == '\r')
 			continue;
+		if (t[i] == '`')
+			code = !code;
+		/* A pipe of the text would split a table cell. */
+		if (t[i] == '|' && (p->flags & FMT_F_TABLE) && !code &&
+		    (i == a || t[i - 1] != '\\')) {
+			rc = fmt__buf_add(b, "\\|", 2);
+			continue;
+		}
 		if (t[i] != '\n' || (p->flags & FMT_F_TABLE)) {
 			rc = fmt__buf_addc(b, t[i] == '\n' ? ' ' : t[i]);
 			continue;

@@ -158,6 +158,7 @@ const char *fmt_piece_context(const fmt_doc *d, size_t i);
 /*
  * Sets the translation of TEXT piece i to tr[0..len) (UTF-8, copied), in
  * the same form fmt_piece_text gives: no escapes, '\n' for line breaks.
+ * White space at its ends is dropped (the source's stays around it).
  * Setting it again replaces it. Returns 0, PT_EINVAL (out of range, a
  * KEEP piece), PT_EUTF8, PT_ENOMEM.
  */

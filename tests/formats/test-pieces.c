@@ -69,8 +69,12 @@ static void test_markdown(void)
 	long c = text_is(d, "c");
 	CHECK(c >= 0 && (fmt_piece_flags(d, (size_t)c) & FMT_F_TABLE),
 	      "table cell");
+	char *out = write_with(d, c, "x | y\n`a|b`");
+	CHECK(out && strstr(out, "| x \\| y `a|b` | d |"), "pipe in a cell: %s",
+	      out ? out : "");
+	free(out);
 	long q = text_is(d, "quote more");
-	char *out = write_with(d, q, "zitat\nmehr");
+	out = write_with(d, q, "zitat\nmehr");
 	CHECK(out && strstr(out, "\n> zitat\n> mehr\n"), "quote continuation: "
 	      "[%s]", out ? out : "");
 	free(out);
@@ -121,7 +125,7 @@ static void test_html(void)
 	CHECK(out && strstr(out, "alt=\"Ein &quot;Kater&quot; &amp; &lt;Hund>\""),
 	      "attribute escaping: %s", out ? out : "");
 	free(out);
-	out = write_with(d, text_is(d, "Search"), "Suche jetzt");
+	out = write_with(d, text_is(d, "Search"), "\n Suche jetzt \n");
 	CHECK(out && strstr(out, "aria-label=Suche&#32;jetzt>"),
 	      "unquoted attribute: %s", out ? out : "");
 	free(out);
