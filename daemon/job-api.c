@@ -1,5 +1,6 @@
 /*
- * job-api.c: creating a job from job.submit, and the result of job.result
+ * job-api.c: creating a job from job.submit, progress (job.status maps and
+ * job.progress notifications), and the result of job.result
  * (job-run.h).
  */
 #include <errno.h>
@@ -166,6 +167,79 @@ fail:
 		free(j);
 	}
 	return rc;
+}
+
+/* ---- Progress ------------------------------------------------------------------ */
+
+void ptd_job_info(ptd_job *j, proto_job_info *o, proto_job_error *err_slot)
+{
+	memset(o, 0, sizeof *o);
+	snprintf(o->job, sizeof o->job, "%s", j->m.id);
+	o->state = j->state;
+	snprintf(o->to, sizeof o->to, "%s", j->m.to);
+	o->files = j->m.n_files;
+	o->done = j->done;
+	o->total = j->total;
+	o->percent = j->total > 0 ? 100.0 * (double)j->done / (double)j->total
+		     : (j->state == PROTO_JOB_DONE ? 100.0 : 0.0);
+	if (o->percent > 100.0)
+		o->percent = 100.0;
+	o->created = j->m.created;
+	if (j->state == PROTO_JOB_RUNNING && j->done_run > 0 && j->total >= j->done) {
+		double el = pt_now() - j->t_run;
+		o->has_eta = 1;
+		o->eta_s = el / (double)j->done_run * (double)(j->total - j->done);
+	} else if (j->state == PROTO_JOB_DONE) {
+		o->has_eta = 1;
+		o->eta_s = 0;
+	}
+	if (j->m.error != NULL && j->state == PROTO_JOB_FAILED && err_slot != NULL) {
+		err_slot->file = proto_str_c(j->err_file >= 0 && (uint32_t)j->err_file < j->m.n_files
+					     ? j->m.files[j->err_file].name : "");
+		err_slot->message = proto_str_c(j->m.error);
+		o->errors = err_slot;
+		o->n_errors = 1;
+	}
+}
+
+static ptd_client *ptd__client_by_id(ptd_server *srv, unsigned id)
+{
+	for (ptd_client *c = srv->clients; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* Sends job.progress to the connections that asked, forgetting the ones
+ * that are gone (by id: a closed connection's memory may be reused). */
+void ptd__job_notify(ptd_job *j)
+{
+	proto_job_error err;
+	proto_notify n;
+	unsigned k = 0;
+
+	proto_notify_init(&n, PROTO_N_JOB_PROGRESS);
+	ptd_job_info(j, &n.n.progress, &err);
+	for (unsigned i = 0; i < j->n_subs; i++) {
+		ptd_client *c = ptd__client_by_id(j->js->srv, j->subs[i]);
+		if (c == NULL)
+			continue;
+		ptd_notify_client(c, &n);
+		j->subs[k++] = j->subs[i];
+	}
+	j->n_subs = k;
+}
+
+void ptd_job_subscribe(ptd_job *j, ptd_client *c)
+{
+	for (unsigned i = 0; i < j->n_subs; i++)
+		if (j->subs[i] == c->id)
+			return;
+	if (j->n_subs == PTD__SUBS_MAX) {
+		memmove(j->subs, j->subs + 1, (PTD__SUBS_MAX - 1) * sizeof j->subs[0]);
+		j->n_subs--;
+	}
+	j->subs[j->n_subs++] = c->id;
 }
 
 /* ---- job.result ----------------------------------------------------------------- */

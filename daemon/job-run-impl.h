@@ -115,6 +115,8 @@ struct ptd_job {
 	uint64_t done_run;           /* ... segments done since then */
 	unsigned subs[PTD__SUBS_MAX];
 	unsigned n_subs;
+	struct ptd__jwrite *wq_head, *wq_tail; /* journal appends waiting */
+	int writing;                 /* one is on a libuv pool thread */
 };
 
 /* Shared between job-run.c and job-api.c. */

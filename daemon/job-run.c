@@ -23,6 +23,7 @@ typedef struct ptd__chunk {
 
 static void ptd__pump_all(ptd_jobs *js);
 static void ptd__timer_cb(uv_timer_t *t);
+static void ptd__drop_writes(ptd_job *j);
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -41,8 +42,11 @@ static unsigned ptd__n_active(ptd_jobs *js)
 
 static void ptd__unload(ptd_job *j)
 {
-	if (j->in_flight > 0)
-		return; /* the chunks point into the documents */
+	/* The chunks point into the documents; a pool thread may be writing
+	 * to the journal. The last of them to come back unloads. */
+	if (j->in_flight > 0 || j->writing)
+		return;
+	ptd__drop_writes(j);
 	if (j->docs != NULL)
 		for (uint32_t i = 0; i < j->m.n_files; i++)
 			ptd_jdoc_done(&j->docs[i]);
@@ -92,79 +96,6 @@ static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...)
 	ptd__cancel_chunks(j);
 	ptd__unload(j);
 	ptd__job_notify(j);
-}
-
-/* ---- Progress ------------------------------------------------------------------ */
-
-void ptd_job_info(ptd_job *j, proto_job_info *o, proto_job_error *err_slot)
-{
-	memset(o, 0, sizeof *o);
-	snprintf(o->job, sizeof o->job, "%s", j->m.id);
-	o->state = j->state;
-	snprintf(o->to, sizeof o->to, "%s", j->m.to);
-	o->files = j->m.n_files;
-	o->done = j->done;
-	o->total = j->total;
-	o->percent = j->total > 0 ? 100.0 * (double)j->done / (double)j->total
-		     : (j->state == PROTO_JOB_DONE ? 100.0 : 0.0);
-	if (o->percent > 100.0)
-		o->percent = 100.0;
-	o->created = j->m.created;
-	if (j->state == PROTO_JOB_RUNNING && j->done_run > 0 && j->total >= j->done) {
-		double el = pt_now() - j->t_run;
-		o->has_eta = 1;
-		o->eta_s = el / (double)j->done_run * (double)(j->total - j->done);
-	} else if (j->state == PROTO_JOB_DONE) {
-		o->has_eta = 1;
-		o->eta_s = 0;
-	}
-	if (j->m.error != NULL && j->state == PROTO_JOB_FAILED && err_slot != NULL) {
-		err_slot->file = proto_str_c(j->err_file >= 0 && (uint32_t)j->err_file < j->m.n_files
-					     ? j->m.files[j->err_file].name : "");
-		err_slot->message = proto_str_c(j->m.error);
-		o->errors = err_slot;
-		o->n_errors = 1;
-	}
-}
-
-static ptd_client *ptd__client_by_id(ptd_server *srv, unsigned id)
-{
-	for (ptd_client *c = srv->clients; c != NULL; c = c->next)
-		if (c->id == id)
-			return c;
-	return NULL;
-}
-
-/* Sends job.progress to the connections that asked, forgetting the ones
- * that are gone (by id: a closed connection's memory may be reused). */
-void ptd__job_notify(ptd_job *j)
-{
-	proto_job_error err;
-	proto_notify n;
-	unsigned k = 0;
-
-	proto_notify_init(&n, PROTO_N_JOB_PROGRESS);
-	ptd_job_info(j, &n.n.progress, &err);
-	for (unsigned i = 0; i < j->n_subs; i++) {
-		ptd_client *c = ptd__client_by_id(j->js->srv, j->subs[i]);
-		if (c == NULL)
-			continue;
-		ptd_notify_client(c, &n);
-		j->subs[k++] = j->subs[i];
-	}
-	j->n_subs = k;
-}
-
-void ptd_job_subscribe(ptd_job *j, ptd_client *c)
-{
-	for (unsigned i = 0; i < j->n_subs; i++)
-		if (j->subs[i] == c->id)
-			return;
-	if (j->n_subs == PTD__SUBS_MAX) {
-		memmove(j->subs, j->subs + 1, (PTD__SUBS_MAX - 1) * sizeof j->subs[0]);
-		j->n_subs--;
-	}
-	j->subs[j->n_subs++] = c->id;
 }
 
 /* ---- Loading ------------------------------------------------------------------- */
@@ -413,69 +344,188 @@ void ptd__job_pump(ptd_job *j)
 			return;
 		}
 	}
-	if (ptd__job_active(j) && j->docs != NULL && j->in_flight == 0 && j->done == j->total &&
-	    j->n_retry == 0)
+	if (ptd__job_active(j) && j->docs != NULL && j->in_flight == 0 && !j->writing &&
+	    j->wq_head == NULL && j->done == j->total && j->n_retry == 0)
 		ptd__finish(j);
 }
 
-/* A chunk came back translated: check, journal, count. */
+/* ---- The journal, on a libuv pool thread ---------------------------------------- */
+
+/* Records of one chunk on their way to the journal: appended and fsync'ed
+ * off the loop thread (a few ms, more on a busy disk), one append at a
+ * time per job, in order. The segments stay busy until then. */
+typedef struct ptd__jwrite {
+	uv_work_t req;
+	ptd_job *j;
+	struct ptd__jwrite *next;
+	uint32_t file, n;
+	ptd_jrec rec[PTD__CHUNK_MAX];
+	char *texts;                 /* the records' texts, back to back */
+	int rc;
+	pt_err err;
+} ptd__jwrite;
+
+static void ptd__drop_writes(ptd_job *j)
+{
+	ptd__jwrite *w, *next;
+
+	for (w = j->wq_head; w != NULL; w = next) {
+		next = w->next;
+		if (j->docs != NULL)
+			for (uint32_t i = 0; i < w->n; i++)
+				j->docs[w->file].segs[w->rec[i].seg].busy = 0;
+		free(w->texts);
+		free(w);
+	}
+	j->wq_head = j->wq_tail = NULL;
+}
+
+static void ptd__write_work(uv_work_t *req)
+{
+	ptd__jwrite *w = req->data;
+
+	w->rc = ptd_journal_append(w->j->jr, w->rec, w->n, &w->err);
+}
+
+static void ptd__write_next(ptd_job *j);
+
+/* Loop thread: the records are on the disk (or not). */
+static void ptd__write_done(uv_work_t *req, int status)
+{
+	ptd__jwrite *w = req->data;
+	ptd_job *j = w->j;
+	ptd_server *srv = j->js->srv;
+	ptd_jdoc *d = &j->docs[w->file];
+
+	srv->n_pending--;
+	j->writing = 0;
+	for (uint32_t i = 0; i < w->n; i++)
+		d->segs[w->rec[i].seg].busy = 0;
+	if (status != 0 && w->rc == 0)
+		w->rc = pt_err_set(&w->err, PT_EIO, "journal write: %s", uv_strerror(status));
+	if (ptd__job_active(j) && w->rc != 0) {
+		ptd__drop_writes(j);
+		ptd__fail(j, w->rc, -1, "%s", w->err.msg);
+	} else if (ptd__job_active(j)) {
+		/* A segment counts only now that its record is on the disk. */
+		for (uint32_t i = 0; i < w->n; i++) {
+			const ptd_jrec *r = &w->rec[i];
+			if (ptd_jdoc_seg_set(d, r->seg, r->text, r->len, r->flags & PTD_JREC_FLAGGED)
+			    != 0) {
+				ptd__fail(j, PT_ENOMEM, -1, "out of memory");
+				break;
+			}
+			j->done++;
+			j->done_run++;
+			j->flagged += (r->flags & PTD_JREC_FLAGGED) != 0;
+		}
+		ptd__job_notify(j);
+	}
+	free(w->texts);
+	free(w);
+	if (ptd__job_active(j) || j->js->stopping)
+		ptd__write_next(j);
+	if (!ptd__job_active(j))
+		ptd__unload(j);
+	if (srv->stopping)
+		ptd_server_maybe_finish(srv);
+	else
+		ptd__pump_all(j->js);
+}
+
+static void ptd__write_next(ptd_job *j)
+{
+	ptd__jwrite *w = j->wq_head;
+	ptd_server *srv = j->js->srv;
+	int rc;
+
+	if (j->writing || w == NULL)
+		return;
+	j->wq_head = w->next;
+	if (j->wq_head == NULL)
+		j->wq_tail = NULL;
+	w->req.data = w;
+	if ((rc = uv_queue_work(srv->loop, &w->req, ptd__write_work, ptd__write_done)) != 0) {
+		w->next = j->wq_head; /* put back: dropped by the failure */
+		j->wq_head = w;
+		if (j->wq_tail == NULL)
+			j->wq_tail = w;
+		ptd__drop_writes(j);
+		ptd__fail(j, PT_EIO, -1, "journal write: %s", uv_strerror(rc));
+		return;
+	}
+	j->writing = 1;
+	srv->n_pending++; /* a stopping daemon waits for it */
+}
+
+/* A chunk came back translated: check it, and send what passed to the
+ * journal. A segment that lost a placeholder is tried again first. */
 static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
 {
 	ptd_jdoc *d = &j->docs[ch->file];
-	ptd_jrec rec[PTD__CHUNK_MAX] = { { 0 } };
 	const char *tr[PTD__CHUNK_MAX];
-	size_t len[PTD__CHUNK_MAX];
-	uint32_t n = 0;
-	pt_err e;
+	size_t len[PTD__CHUNK_MAX], total = 0, off = 0;
+	int bad[PTD__CHUNK_MAX];
+	ptd__jwrite *w;
 
 	for (uint32_t i = 0; i < ch->n; i++) {
 		ptd_jseg *g = &d->segs[ch->seg[i]];
-		int bad;
 		tr[i] = ptd_tr_result(r->tr, i, &len[i]);
 		if (tr[i] == NULL)
 			tr[i] = "", len[i] = 0;
-		bad = ptd_jdoc_damaged(d, g, tr[i], len[i]);
-		if (bad && !ch->retry) {
-			/* Not journaled: tried again with more beams first. */
+		bad[i] = ptd_jdoc_damaged(d, g, tr[i], len[i]);
+		if (bad[i] && !ch->retry) {
 			g->retry = 1;
 			j->n_retry++;
+			g->busy = 0;
 			continue;
 		}
-		if (bad) {
+		if (bad[i]) {
 			/* Still damaged after the retry: the sentence stays as it
 			 * was, so the document's markup and placeholders hold. */
 			tr[i] = g->src;
 			len[i] = g->len;
 		}
-		rec[n].file = ch->file;
-		rec[n].seg = ch->seg[i];
-		rec[n].src_crc = g->crc;
-		rec[n].flags = bad ? PTD_JREC_FLAGGED : 0;
-		rec[n].text = tr[i];
-		rec[n].len = (uint32_t)len[i];
-		n++;
-	}
-	/* A segment counts only once its record is on the disk. */
-	if (n > 0 && ptd_journal_append(j->jr, rec, n, &e) != 0) {
-		ptd__fail(j, e.code, -1, "%s", e.msg);
-		return;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		ptd_jseg *g = &d->segs[rec[i].seg];
 		if (g->retry) {
 			g->retry = 0;
 			j->n_retry--;
 		}
-		if (ptd_jdoc_seg_set(d, rec[i].seg, rec[i].text, rec[i].len,
-				     rec[i].flags & PTD_JREC_FLAGGED) != 0) {
-			ptd__fail(j, PT_ENOMEM, -1, "out of memory");
-			return;
-		}
-		j->done++;
-		j->done_run++;
-		j->flagged += (rec[i].flags & PTD_JREC_FLAGGED) != 0;
+		total += len[i];
 	}
-	ptd__job_notify(j);
+	if ((w = calloc(1, sizeof *w)) == NULL || (w->texts = malloc(total + 1)) == NULL) {
+		free(w);
+		ptd__fail(j, PT_ENOMEM, -1, "out of memory");
+		return;
+	}
+	w->j = j;
+	w->file = ch->file;
+	for (uint32_t i = 0; i < ch->n; i++) {
+		ptd_jseg *g = &d->segs[ch->seg[i]];
+		ptd_jrec *rec = &w->rec[w->n];
+		if (bad[i] && g->retry)
+			continue; /* waiting for its retry */
+		memcpy(w->texts + off, tr[i], len[i]);
+		rec->file = ch->file;
+		rec->seg = ch->seg[i];
+		rec->src_crc = g->crc;
+		rec->flags = bad[i] ? PTD_JREC_FLAGGED : 0;
+		rec->text = w->texts + off;
+		rec->len = (uint32_t)len[i];
+		off += len[i];
+		w->n++;
+		g->busy = 1; /* until its record is written */
+	}
+	if (w->n == 0) {
+		free(w->texts);
+		free(w);
+		return;
+	}
+	if (j->wq_tail != NULL)
+		j->wq_tail->next = w;
+	else
+		j->wq_head = w;
+	j->wq_tail = w;
+	ptd__write_next(j);
 }
 
 void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
@@ -671,7 +721,10 @@ void ptd_jobs_free(ptd_server *srv)
 	srv->jobs = NULL;
 	for (j = js->head; j != NULL; j = next) {
 		next = j->next;
-		j->in_flight = 0; /* the worker has stopped: nothing points in */
+		/* The worker has stopped and no journal write is left (the
+		 * server waited for them): nothing points into the job. */
+		j->in_flight = 0;
+		j->writing = 0;
 		ptd__unload(j);
 		ptd_jmanifest_done(&j->m);
 		free(j);

@@ -110,6 +110,9 @@ class Daemon:
                 self.proc.wait()
                 raise AssertionError("polytransd did not stop on SIGTERM")
         self.logf.close()
+        # In a sanitizer build, what it found (leaks at exit included).
+        log = self.log_text()
+        check("Sanitizer" not in log, "sanitizer report:\n" + log[-6000:])
 
     def log_text(self):
         try:
