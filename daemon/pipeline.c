@@ -344,62 +344,40 @@ static int ptd__judge(ptd_tr *t, const char *from, const char *to, const char *s
 				langid_lang_code(g.lang), g.confidence);
 }
 
-/* Translates one TEXT piece. *out gets a malloc'd answer, or NULL when the
- * piece stays as it is. */
-static int ptd__piece(ptd_tr *t, const char *src, size_t n, char **out, size_t *out_len,
-		      pt_err *e)
+/* Generates the answer for a normalized piece, retries once with beam
+ * search if it fails its checks, and warns about what is still wrong.
+ * *out gets the answer, or NULL when the piece is best left as it is. */
+static int ptd__model(ptd_tr *t, int from_lang, const char *text, size_t len, char **out,
+		      size_t *out_len, pt_err *e)
 {
-	const langid_detector *det = t->pl->det;
-	const char *to = langid_lang_code(t->p.to), *from;
+	const char *from = langid_lang_code(from_lang), *to = langid_lang_code(t->p.to);
 	engine_gen_result res, res2;
-	langid_guess g = { LANGID_UND, 0 };
-	char *norm = NULL;
-	size_t norm_len, ng = 0;
-	int rc, check, from_lang = t->from;
+	int rc, check;
 
-	*out = NULL;
-	if ((rc = langid_text_normalize(src, n, &norm, &norm_len, e)) != 0)
-		return rc;
-	if (!langid_text_has_words(det, norm, norm_len) ||
-	    langid_detect(det, norm, norm_len, &g, 1, &ng, NULL) != 0 || ng == 0)
-		goto unchanged;
-	/* Already in the target language: nothing for the model to do. */
-	if (g.lang == t->p.to && g.confidence >= PTD__SAME_LANG_CONF)
-		goto unchanged;
-	if (from_lang == LANGID_UND)
-		from_lang = g.lang;
-	if (from_lang == LANGID_UND || from_lang == t->p.to)
-		goto unchanged;
-	from = langid_lang_code(from_lang);
-	if (t->from == LANGID_UND && strcmp(t->from_code, "und") == 0)
-		snprintf(t->from_code, sizeof t->from_code, "%s", from);
-	t->n_modelled++;
 	memset(&res, 0, sizeof res);
-	rc = ptd__generate(t, from, to, norm, norm_len, t->beams, &res, e);
+	rc = ptd__generate(t, from, to, text, len, t->beams, &res, e);
 	if (rc == PT_ECONTEXT) {
 		ptd__warn(t, "segment %u: too long for the model's context (%s); left untranslated",
 			  t->seg_index, e != NULL ? e->msg : "");
-		goto unchanged;
+		return 0;
 	}
 	if (rc != 0)
-		goto done;
-	check = ptd__judge(t, from, to, norm, norm_len, &res);
+		return rc;
+	check = ptd__judge(t, from, to, text, len, &res);
 	if (check != PTD_CHECK_OK && t->beams < PTD__RETRY_BEAMS) {
 		memset(&res2, 0, sizeof res2);
-		rc = ptd__generate(t, from, to, norm, norm_len, PTD__RETRY_BEAMS, &res2, e);
-		if (rc != 0) {
-			engine_gen_result_done(&res);
-			goto done;
-		}
+		rc = ptd__generate(t, from, to, text, len, PTD__RETRY_BEAMS, &res2, e);
 		engine_gen_result_done(&res);
+		if (rc != 0)
+			return rc;
 		res = res2;
-		check = ptd__judge(t, from, to, norm, norm_len, &res);
+		check = ptd__judge(t, from, to, text, len, &res);
 	}
 	if (check == PTD_CHECK_EMPTY) {
 		ptd__warn(t, "segment %u: %s; left untranslated", t->seg_index,
 			  ptd_check_name(check));
 		engine_gen_result_done(&res);
-		goto unchanged;
+		return 0;
 	}
 	if (check != PTD_CHECK_OK)
 		ptd__warn(t, "segment %u: %s, even after a retry with %d beams; kept as it is",
@@ -411,9 +389,38 @@ static int ptd__piece(ptd_tr *t, const char *src, size_t n, char **out, size_t *
 	*out_len = res.text_len;
 	res.text = NULL;
 	engine_gen_result_done(&res);
-	goto done;
-unchanged:
-	rc = 0;
+	return 0;
+}
+
+/* Translates one TEXT piece. *out gets a malloc'd answer, or NULL when the
+ * piece stays as it is: nothing to translate, already in the target
+ * language, or no source language to be found. */
+static int ptd__piece(ptd_tr *t, const char *src, size_t n, char **out, size_t *out_len,
+		      pt_err *e)
+{
+	const langid_detector *det = t->pl->det;
+	langid_guess g = { LANGID_UND, 0 };
+	char *norm = NULL;
+	size_t norm_len, ng = 0;
+	int rc, from_lang = t->from;
+
+	*out = NULL;
+	if ((rc = langid_text_normalize(src, n, &norm, &norm_len, e)) != 0)
+		return rc;
+	if (!langid_text_has_words(det, norm, norm_len) ||
+	    langid_detect(det, norm, norm_len, &g, 1, &ng, NULL) != 0 || ng == 0)
+		goto done;
+	/* Already in the target language: nothing for the model to do. */
+	if (g.lang == t->p.to && g.confidence >= PTD__SAME_LANG_CONF)
+		goto done;
+	if (from_lang == LANGID_UND)
+		from_lang = g.lang;
+	if (from_lang == LANGID_UND || from_lang == t->p.to)
+		goto done;
+	if (t->from == LANGID_UND && strcmp(t->from_code, "und") == 0)
+		snprintf(t->from_code, sizeof t->from_code, "%s", langid_lang_code(from_lang));
+	t->n_modelled++;
+	rc = ptd__model(t, from_lang, norm, norm_len, out, out_len, e);
 done:
 	free(norm);
 	return rc;
