@@ -407,51 +407,44 @@ static void ptd__refuse(uv_handle_t *h)
 	free(h);
 }
 
-static void ptd__on_connection(uv_stream_t *ls, int status)
+/* Out of memory for a client: accept it anyway, to take it off the
+ * backlog, and close it. */
+static void ptd__accept_oom(ptd_server *srv, uv_stream_t *ls)
 {
-	ptd_server *srv = ls->data;
+	uv_pipe_t *p = malloc(sizeof *p);
+
+	pt_log(PT_LOG_ERROR, "out of memory accepting a client");
+	if (p == NULL || uv_pipe_init(srv->loop, p, 0) != 0) {
+		free(p);
+		return;
+	}
+	if (uv_accept(ls, (uv_stream_t *)p) != 0)
+		pt_log(PT_LOG_ERROR, "accept failed");
+	uv_close((uv_handle_t *)p, ptd__refuse);
+}
+
+/* The checks before a connection is served: the peer's uid, the number
+ * of clients; then its decoder. Returns 0 to serve it. */
+static int ptd__admit(ptd_server *srv, ptd_client *c)
+{
 	proto_limits lim;
-	ptd_client *c;
 	uv_os_fd_t fd;
 	uid_t uid;
 	pt_err e;
+	int rc;
 
-	if (status < 0) {
-		pt_log(PT_LOG_WARN, "accept: %s", uv_strerror(status));
-		return;
+	if ((rc = uv_fileno((uv_handle_t *)&c->pipe, &fd)) != 0) {
+		pt_log(PT_LOG_WARN, "refused a connection: %s", uv_strerror(rc));
+		return -1;
 	}
-	if ((c = calloc(1, sizeof *c)) == NULL) {
-		uv_pipe_t *p = malloc(sizeof *p);
-		pt_log(PT_LOG_ERROR, "out of memory accepting a client");
-		if (p != NULL && uv_pipe_init(srv->loop, p, 0) == 0) {
-			if (uv_accept(ls, (uv_stream_t *)p) != 0)
-				pt_log(PT_LOG_ERROR, "accept failed");
-			uv_close((uv_handle_t *)p, ptd__refuse);
-		} else {
-			free(p);
-		}
-		return;
-	}
-	uv_pipe_init(srv->loop, &c->pipe, 0);
-	c->pipe.data = c;
-	c->srv = srv;
-	c->id = ++srv->next_client_id;
-	c->closing = 1; /* not in the list yet: a refusal below just closes */
-	if (uv_accept(ls, (uv_stream_t *)&c->pipe) != 0) {
-		uv_close((uv_handle_t *)&c->pipe, ptd__client_closed);
-		return;
-	}
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
-	    ptd_peer_check(fd, &c->pid, &uid, &e) != 0) {
+	if (ptd_peer_check(fd, &c->pid, &uid, &e) != 0) {
 		pt_log(PT_LOG_WARN, "refused a connection: %s", e.msg);
-		uv_close((uv_handle_t *)&c->pipe, ptd__client_closed);
-		return;
+		return -1;
 	}
 	if (srv->n_clients >= (unsigned)srv->cfg.max_clients) {
 		pt_log(PT_LOG_WARN, "refused a connection from pid %ld: %u clients already "
 		       "(max_clients)", (long)c->pid, srv->n_clients);
-		uv_close((uv_handle_t *)&c->pipe, ptd__client_closed);
-		return;
+		return -1;
 	}
 	proto_limits_default(&lim);
 	lim.max_message = (size_t)srv->cfg.max_message_bytes;
@@ -459,6 +452,30 @@ static void ptd__on_connection(uv_stream_t *ls, int status)
 		lim.max_str = lim.max_message;
 	if (proto_decoder_new(&lim, &c->dec, &e) != 0) {
 		pt_log(PT_LOG_ERROR, "client: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static void ptd__on_connection(uv_stream_t *ls, int status)
+{
+	ptd_server *srv = ls->data;
+	ptd_client *c;
+
+	if (status < 0) {
+		pt_log(PT_LOG_WARN, "accept: %s", uv_strerror(status));
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		ptd__accept_oom(srv, ls);
+		return;
+	}
+	uv_pipe_init(srv->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->srv = srv;
+	c->id = ++srv->next_client_id;
+	c->closing = 1; /* not in the list yet: a refusal just closes it */
+	if (uv_accept(ls, (uv_stream_t *)&c->pipe) != 0 || ptd__admit(srv, c) != 0) {
 		uv_close((uv_handle_t *)&c->pipe, ptd__client_closed);
 		return;
 	}
