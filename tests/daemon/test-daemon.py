@@ -88,6 +88,8 @@ def t_translate(exe, pm=None):
         for a, b in zip(texts, r["texts"]):
             check(ws_shape(a) == ws_shape(b), "list: whitespace differs: %r %r" % (a, b))
         check(r["texts"][1:4] == texts[1:4], "text without words changed: %r" % r["texts"])
+        r = c.call("translate", {"texts": [], "to": "es"})
+        check(r["texts"] == [] and r["tokens"] == 0, "empty list: %r" % r)
         r = c.call("translate", {"text": "Hello  world.\n", "from": "en", "to": "en"})
         check(r["text"] == "Hello  world.\n" and r["tokens"] == 0, "en->en: %r" % r)
         # Auto detection reports a language.
@@ -287,6 +289,19 @@ def t_limits(exe):
         check(m[2] and m[2]["code"] == "busy", "queue full: %r" % m)
         a.close()
         check(d.stop() == 0, "exit status")
+    # max_clients: one connection more is closed at once, and logged.
+    with Daemon(exe, settings={"max-clients": 2}) as d:
+        c1, c2 = Client(d.sock), Client(d.sock)
+        time.sleep(0.2)  # the daemon has accepted both
+        c3 = Client(d.sock)
+        check(c3.closed_by_peer(), "a third client was served")
+        check("max_clients" in d.stderr(), "no log of the refusal")
+        c1.close()
+        time.sleep(0.2)
+        c4 = Client(d.sock)
+        check(c4.call("api_info", {})["protocol"] == 1, "not served after a client left")
+        check(c2.call("api_info", {})["protocol"] == 1, "second client not served")
+        check(d.stop() == 0, "exit status")
 
 
 def t_second(exe):
@@ -457,6 +472,8 @@ def t_reload(exe):
         check("reloaded" in d.stderr(), "no reload: %s" % d.stderr())
         check("queue_size 64" in d.stderr(), "the flag lost to the file: %s" % d.stderr())
         c = Client(d.sock)
+        c.call("api_info", {})
+        check(re.search(r"debug: client \d+: connected", d.stderr()), "log_level not applied")
         ids = [c.send("translate", {"text": LONG[:400], "to": "en", "from": "de"})
                for _ in range(2)]
         m = c.wait_reply(ids[1])
