@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job-run-impl.h"
+#include "job-doc.h"
 #include "job-store.h"
 #include "proto.h"
 
