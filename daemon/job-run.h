@@ -21,7 +21,17 @@
  * other jobs are running (two when alone, so the engine does not wait for
  * the journal), so jobs of the same priority take turns, chunk by chunk.
  *
- * Everything here runs on the loop thread.
+ * A chunk's records go to the journal on a libuv pool thread
+ * (uv_queue_work: short file I/O, what that pool is for), one append at a
+ * time per job; its segments count as done only when the append and its
+ * fdatasync have returned. Everything else runs on the loop thread.
+ *
+ * Policies: a job that fails on the disk (full, read-only, I/O error)
+ * keeps its input and journal and is tried again when job.status or
+ * job.result asks about it (at most every 2 s), every 2 minutes, and at
+ * the next start; a cancelled job stops at once and keeps its folder;
+ * done and cancelled jobs are removed 7 days after they ended, when the
+ * daemon starts.
  */
 #ifndef PTD_JOB_RUN_H
 #define PTD_JOB_RUN_H
