@@ -284,6 +284,9 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 				 "--status, --beams or --max-tokens");
 	if (o->job && o->n_inputs == 0)
 		return pc__usage("--job needs the files to translate");
+	if (o->job && o->output && strcmp(o->output, "-") == 0)
+		return pc__usage("with --job, -o names a folder ('polytrans job result ID -o -' "
+				 "prints a finished job's outputs)");
 	if (to && (rc = pc__lang("--to", to, false, o->to)))
 		return rc;
 	if (from && (rc = pc__lang("--from", from, true, o->from)))

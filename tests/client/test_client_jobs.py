@@ -140,6 +140,7 @@ def usage_errors(e):
              (("--to", "de", "--format", "md", "u.md"), "go with --job"),
              (("--to", "de", "--job", "--beams", "2", "u.md"), "--beams"),
              (("--detect", "--job", "u.md"), "--job"),
+             (("--to", "de", "--job", "u.md", "-o", "-"), "names a folder"),
              (("job",), "job status|wait"), (("job", "frob", "abcdefgh"), "frob"),
              (("job", "status"), "say which job"), (("job", "status", "bad id!"), "not a job id"),
              (("job", "status", "abc", "def"), "unexpected argument"),
