@@ -319,12 +319,44 @@ static int pc__cancel(const pc_opts *o, pc_conn *c, const char *id)
 	return PC_EXIT_FAIL;
 }
 
+/* The id a command names: the id itself, or a unique start of one (ids
+ * are long and random; the first few characters are enough to type).
+ * Returns -1 to go on, else an exit status. */
+static int pc__resolve(const pc_opts *o, pc_conn *c, const char *id,
+		       char full[PROTO_JOBID_SIZE])
+{
+	int st;
+	uint32_t n = 0;
+	size_t len = strlen(id);
+	proto_msg *m = pc__call(o, c, PROTO_M_JOB_LIST, NULL, &st);
+
+	snprintf(full, PROTO_JOBID_SIZE, "%s", id);
+	if (!m)
+		return st;
+	const proto_job_list_res *l = &m->resp.r.job_list;
+	for (uint32_t i = 0; i < l->n_jobs; i++) {
+		if (strcmp(l->jobs[i].job, id) == 0) {
+			n = 1;
+			break;
+		}
+		if (strncmp(l->jobs[i].job, id, len) == 0 && n++ == 0)
+			snprintf(full, PROTO_JOBID_SIZE, "%s", l->jobs[i].job);
+	}
+	proto_msg_free(m);
+	if (n > 1) {
+		pc_error("'%s' is the start of %u jobs' ids: give more of it", id, (unsigned)n);
+		return PC_EXIT_FAIL;
+	}
+	return -1;     /* none: the daemon will say there is no such job */
+}
+
 static int pc__job_verb(const char *verb, int argc, char **argv)
 {
 	pc_opts o;
 	pc_conn c = PC_CONN_INIT;
 	pt_err e = { 0 };
 	const char *id;
+	char full[PROTO_JOBID_SIZE];
 	int st;
 	bool is_wait = strcmp(verb, "wait") == 0, is_result = strcmp(verb, "result") == 0;
 
@@ -339,25 +371,16 @@ static int pc__job_verb(const char *verb, int argc, char **argv)
 	}
 	if (is_wait && o.output && strcmp(o.output, "-") == 0)
 		return pc__usage("job wait -o takes a folder; 'job result ID -o -' prints outputs");
-	if (is_wait) {
-		if (pc_conn_ensure(&o, &c, &e) != 0) {
-			pc_error("%s", e.msg);
-			st = pc_interrupted ? PC_EXIT_INT : PC_EXIT_UNREACH;
-		} else {
-			st = pc_job_follow(&o, &c, id, o.output);
-		}
-	} else if (is_result) {
-		if (pc_conn_ensure(&o, &c, &e) != 0) {
-			pc_error("%s", e.msg);
-			st = pc_interrupted ? PC_EXIT_INT : PC_EXIT_UNREACH;
-		} else {
-			st = pc_job_outputs(&o, &c, id, o.output, "", o.output != NULL);
-		}
-	} else if (strcmp(verb, "status") == 0) {
-		st = pc__status(&o, &c, id);
-	} else {
-		st = pc__cancel(&o, &c, id);
-	}
+	if ((st = pc__resolve(&o, &c, id, full)) >= 0)
+		;
+	else if (is_wait)
+		st = pc_job_follow(&o, &c, full, o.output);
+	else if (is_result)
+		st = pc_job_outputs(&o, &c, full, o.output, "", o.output != NULL);
+	else if (strcmp(verb, "status") == 0)
+		st = pc__status(&o, &c, full);
+	else
+		st = pc__cancel(&o, &c, full);
 	pc_conn_close(&c);
 	if (pc_interrupted && st != PC_EXIT_OK)
 		return PC_EXIT_INT;

@@ -313,6 +313,11 @@ def detach_and_reattach(e):
     rc, out, err = e.run("job", "status", jid)
     check(rc == 0 and re.search(r"state +running", out) and "progress " in out and "ETA" in out,
           "still running after detach: %r" % out)
+    ids = [j["job"] for j in json.loads(e.run("jobs", "--json")[1])["jobs"]]
+    short = next(jid[:k] for k in range(1, 23) if sum(x.startswith(jid[:k]) for x in ids) == 1)
+    rc, out, err = e.run("job", "status", short, "--json")
+    check(rc == 0 and json.loads(out)["job"] == jid, "unique prefix %r: %d %r" % (short, rc, err))
+
     # The list shows it.
     rc, out, err = e.run("jobs")
     rows = out.splitlines()
@@ -387,6 +392,9 @@ def dash_ids(e):
     check(rc == 0 and out == "output dd/d.md\n", "result -o DIR -ID: %d %r %r" % (rc, out, err))
     rc, out, err = e.run("job", "status", "--", jid)
     check(rc == 0, "status -- -ID: %d %r" % (rc, err))
+    e.run("--to", "de", "--job", "d.md", "--detach", "-q")
+    rc, out, err = e.run("job", "status", "--", "-")
+    check(rc == 1 and "the start of 2 jobs" in err, "ambiguous prefix: %d %r" % (rc, err))
     e.start()
 
 
