@@ -22,6 +22,9 @@ class Skip(Exception):
 
 
 def fail(msg):
+    # A reply can be megabytes of nonsense text: keep the message readable.
+    if len(msg) > 3000:
+        msg = msg[:1500] + " [... %d characters ...] " % (len(msg) - 3000) + msg[-1500:]
     raise AssertionError(msg)
 
 
