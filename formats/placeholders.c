@@ -26,18 +26,8 @@ static int fmt__digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Length of the token ⟦digits⟧ at s[i], as protect writes it, or 0. */
-static size_t fmt__ph_token(const char *s, size_t n, size_t i)
-{
-	size_t j = i + 3;
-	if (n - i < 7 || memcmp(s + i, "\xE2\x9F\xA6", 3) != 0)
-		return 0;
-	while (j < n && j - i < 16 && fmt__digit((unsigned char)s[j]))
-		j++;
-	if (j == i + 3 || n - j < 3 || memcmp(s + j, "\xE2\x9F\xA7", 3) != 0)
-		return 0;
-	return j + 3 - i;
-}
+static size_t fmt__token_read(const char *s, size_t n, size_t i,
+			      size_t *num);
 
 /* printf-style: %%, %(name)s, %1$-08.3lld, %@. */
 static size_t fmt__ph_printf(const char *s, size_t n, size_t i)
@@ -310,7 +300,11 @@ size_t fmt__ph_at(const char *s, size_t n, size_t i, int format)
 	size_t l;
 	switch (s[i]) {
 	case '\xE2':
-		return fmt__ph_token(s, n, i);
+	case '\xE3': {
+		/* Text restore would read as a token is protected itself. */
+		size_t num;
+		return fmt__token_read(s, n, i, &num);
+	}
 	case '%':
 		return fmt__ph_printf(s, n, i);
 	case '{':

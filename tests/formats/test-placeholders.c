@@ -67,6 +67,9 @@ static void test_kinds(void)
 	round_trip("Ref [text][id] and note[^1]", M, 3, "[");
 	round_trip("Escaped \\* star and <https://auto.link>", M, 2, "\\*");
 	round_trip("Literal " TOK(3) " token", T, 1, TOK(3));
+	round_trip("Variant \xE2\x9F\xA6 2 \xE2\x9F\xA7 and \xE3\x80\x9A"
+		   "\xEF\xBC\x91\xE3\x80\x9B", T, 2, "\xE2\x9F\xA6 2 "
+		   "\xE2\x9F\xA7");
 	/* Look-alikes that are text. */
 	round_trip("50% off, a < b > c, [sic], snake_case, 2 * 3", M, 0, NULL);
 	round_trip("Bold **in plain text** stays", T, 0, NULL);
