@@ -242,6 +242,39 @@ void ptd_job_subscribe(ptd_job *j, ptd_client *c)
 	j->subs[j->n_subs++] = c->id;
 }
 
+/* ---- Lookups -------------------------------------------------------------------- */
+
+const char *ptd_jobs_unavailable(ptd_server *srv)
+{
+	if (srv->jobs == NULL)
+		return "batch jobs are not running";
+	return srv->jobs->store == NULL ? srv->jobs->unavailable : NULL;
+}
+
+ptd_job *ptd_jobs_find(ptd_server *srv, const char *id)
+{
+	if (srv->jobs == NULL)
+		return NULL;
+	for (ptd_job *j = srv->jobs->head; j != NULL; j = j->next)
+		if (strcmp(j->m.id, id) == 0)
+			return j;
+	return NULL;
+}
+
+ptd_job *ptd_jobs_nth(ptd_server *srv, size_t i)
+{
+	ptd_job *j = srv->jobs != NULL ? srv->jobs->head : NULL;
+
+	while (j != NULL && i-- > 0)
+		j = j->next;
+	return j;
+}
+
+const char *ptd_job_id(const ptd_job *j)
+{
+	return j->m.id;
+}
+
 /* ---- job.result ----------------------------------------------------------------- */
 
 #define PTD__REPORT_MAX 100

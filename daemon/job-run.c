@@ -665,6 +665,26 @@ static void ptd__recover(ptd_jobs *js, const char *id, time_t now)
 		ptd__start_job(j);
 }
 
+/* Orders the jobs read at start by submission time (ids are random), as
+ * job.list shows them: an insertion sort of the list. */
+static void ptd__sort(ptd_jobs *js)
+{
+	ptd_job *sorted = NULL, *j, *next, **pp;
+
+	for (j = js->head; j != NULL; j = next) {
+		next = j->next;
+		for (pp = &sorted; *pp != NULL && (*pp)->m.created <= j->m.created;
+		     pp = &(*pp)->next)
+			;
+		j->next = *pp;
+		*pp = j;
+	}
+	js->head = sorted;
+	for (js->tail = sorted; js->tail != NULL && js->tail->next != NULL;
+	     js->tail = js->tail->next)
+		;
+}
+
 int ptd_jobs_start(ptd_server *srv, pt_err *e)
 {
 	ptd_jobs *js = calloc(1, sizeof *js);
@@ -689,6 +709,7 @@ int ptd_jobs_start(ptd_server *srv, pt_err *e)
 	for (size_t i = 0; i < n; i++)
 		ptd__recover(js, ids[i], time(NULL));
 	ptd_jstore_list_free(ids, n);
+	ptd__sort(js);
 	pt_log(PT_LOG_INFO, "jobs: %s, %zu jobs, %u unfinished", dir, js->n_jobs,
 	       ptd_jobs_unfinished(srv));
 	return 0;
@@ -744,32 +765,6 @@ uint32_t ptd_jobs_unfinished(ptd_server *srv)
 	return n;
 }
 
-const char *ptd_jobs_unavailable(ptd_server *srv)
-{
-	if (srv->jobs == NULL)
-		return "batch jobs are not running";
-	return srv->jobs->store == NULL ? srv->jobs->unavailable : NULL;
-}
-
-ptd_job *ptd_jobs_find(ptd_server *srv, const char *id)
-{
-	if (srv->jobs == NULL)
-		return NULL;
-	for (ptd_job *j = srv->jobs->head; j != NULL; j = j->next)
-		if (strcmp(j->m.id, id) == 0)
-			return j;
-	return NULL;
-}
-
-ptd_job *ptd_jobs_nth(ptd_server *srv, size_t i)
-{
-	ptd_job *j = srv->jobs != NULL ? srv->jobs->head : NULL;
-
-	while (j != NULL && i-- > 0)
-		j = j->next;
-	return j;
-}
-
 int ptd_job_cancel(ptd_server *srv, ptd_job *j)
 {
 	if (j->state == PROTO_JOB_DONE || j->state == PROTO_JOB_CANCELLED)
@@ -787,7 +782,3 @@ int ptd_job_cancel(ptd_server *srv, ptd_job *j)
 	return 1;
 }
 
-const char *ptd_job_id(const ptd_job *j)
-{
-	return j->m.id;
-}
