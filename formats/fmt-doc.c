@@ -294,6 +294,9 @@ static int fmt__finish_texts(fmt_doc *d, pt_err *e)
 		}
 		if (fmt__ph_any(p->text, p->text_len, d->format))
 			p->flags |= FMT_F_MARKUP;
+		if (d->format == FMT_FORMAT_MARKDOWN &&
+		    memchr(p->text, '`', p->text_len))
+			p->flags |= FMT_F_CODE_INSIDE;
 	}
 	return 0;
 }

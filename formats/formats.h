@@ -25,7 +25,8 @@
  *         ... cut fmt_protected_text(prot) into sentences with
  *             langid_segment, translate them, join ...
  *         fmt_restore(prot, tr, tr_len, &out, &out_len, &report, &e);
- *         fmt_check_placeholders(text, n, out, out_len, format, &report);
+ *         fmt_check_placeholders(text, n, out, out_len, format,
+ *                                &report, &e);
  *         if report shows a loss: retry, else flag the piece;
  *         fmt_piece_set(doc, i, out, out_len, &e);
  *     fmt_doc_serialize(doc, &result, &result_len, &e);
@@ -98,7 +99,8 @@ enum {
 	FMT_F_FORMAT_STRING = 1u << 6, /* PO entry flagged *-format: its
 					* directives must survive */
 	FMT_F_TABLE = 1u << 7,     /* a Markdown table cell */
-	FMT_F_CODE_INSIDE = 1u << 8 /* holds inline code (copy it as is) */
+	FMT_F_CODE_INSIDE = 1u << 8 /* holds inline code (HTML <code>,
+				     * Markdown `...`), a placeholder */
 };
 
 typedef struct fmt_params {
@@ -144,8 +146,8 @@ int fmt_piece_kind(const fmt_doc *d, size_t i);
  * plural form lives in its singular's msgstr block) and their length.
  * NULL out of range. Valid until the document is freed. */
 const char *fmt_piece_raw(const fmt_doc *d, size_t i, size_t *len);
-/* The text to translate (TEXT pieces; the raw bytes for KEEP), UTF-8,
- * NUL-terminated. NULL out of range. */
+/* The text to translate of a TEXT piece (UTF-8, NUL-terminated); for a
+ * KEEP piece its raw bytes (not terminated). NULL out of range. */
 const char *fmt_piece_text(const fmt_doc *d, size_t i, size_t *len);
 /* FMT_F_* flags of piece i (0 for KEEP pieces and out of range). */
 unsigned fmt_piece_flags(const fmt_doc *d, size_t i);
