@@ -57,6 +57,7 @@ struct ptd_request {
 	int method;
 	int priority;
 	int state;                   /* PTD_REQ_* (worker mutex) */
+	int started;                 /* the worker has begun it (worker mutex) */
 	volatile int cancel;         /* set by the loop, read by the worker */
 	int shutting_down;           /* cancelled because the daemon stops */
 	double t_start, t_run;       /* received, first worked on */
@@ -82,13 +83,16 @@ int ptd_worker_start(uv_loop_t *loop, ptd_pipeline *pl, size_t queue_max,
 /* Stops the thread after the current step and joins it; the queue must be
  * empty. The uv_async handle is closed: run the loop once more to free it. */
 void ptd_worker_stop(ptd_worker *w);
-/* Queues r. PT_EBUSY when the queue is full. */
+/* Queues r. PT_EBUSY when queue_max requests wait already: requests of
+ * r's priority or higher that the worker has not begun (so batch work
+ * waiting never makes an interactive request busy). */
 int ptd_worker_submit(ptd_worker *w, ptd_request *r);
 /* Takes r out of the queue if it is waiting there (returns 1), else 0
  * (running or finished: set r->cancel instead). */
 int ptd_worker_remove(ptd_worker *w, ptd_request *r);
 void ptd_worker_set_queue_max(ptd_worker *w, size_t n);
-/* Waiting and running requests; generated tokens and a recent speed. */
+/* Requests waiting (not begun) and in progress (begun, including any
+ * set aside for more urgent work); a recent generation speed. */
 void ptd_worker_stats(ptd_worker *w, uint32_t *queued, uint32_t *running,
 		      double *tokens_per_s);
 /* Frees a finished (or removed) request's worker-side parts. */

@@ -24,7 +24,10 @@ struct ptd_worker {
 	ptd_event_fn fn;
 	ptd_server *srv;
 	ptd_request *queue;          /* by priority, then arrival */
-	size_t n_queued, queue_max;
+	size_t n_waiting;            /* in the queue, not begun */
+	size_t n_waiting_urgent;     /* ... of them interactive */
+	size_t n_started;            /* begun, not finished */
+	size_t queue_max;
 	ptd_request *running;
 	ptd_event *ev_head, *ev_tail;
 	int stop, started;
@@ -72,7 +75,19 @@ static void ptd__enqueue(ptd_worker *w, ptd_request *r, int front)
 	r->qnext = *pp;
 	*pp = r;
 	r->state = PTD_REQ_QUEUED;
-	w->n_queued++;
+	if (!r->started) {
+		w->n_waiting++;
+		w->n_waiting_urgent += r->priority >= PTD_PRIO_INTERACTIVE;
+	}
+}
+
+/* Worker mutex held: r leaves the queue (begun, finished or removed). */
+static void ptd__count_out(ptd_worker *w, ptd_request *r)
+{
+	if (!r->started) {
+		w->n_waiting--;
+		w->n_waiting_urgent -= r->priority >= PTD_PRIO_INTERACTIVE;
+	}
 }
 
 /* Worker thread: streams one finished segment. */
@@ -142,7 +157,11 @@ static void *ptd__thread(void *arg)
 			break;
 		r = w->queue;
 		w->queue = r->qnext;
-		w->n_queued--;
+		ptd__count_out(w, r);
+		if (!r->started) {
+			r->started = 1;
+			w->n_started++;
+		}
 		r->state = PTD_REQ_RUNNING;
 		w->running = r;
 		pthread_mutex_unlock(&w->mu);
@@ -159,6 +178,7 @@ static void *ptd__thread(void *arg)
 		}
 		w->running = NULL;
 		if (fin) {
+			w->n_started--;
 			r->state = PTD_REQ_DONE;
 			r->done_ev.req = r;
 			r->done_ev.done = 1;
@@ -228,7 +248,8 @@ void ptd_worker_stop(ptd_worker *w)
 int ptd_worker_submit(ptd_worker *w, ptd_request *r)
 {
 	pthread_mutex_lock(&w->mu);
-	if (w->n_queued >= w->queue_max) {
+	if ((r->priority >= PTD_PRIO_INTERACTIVE ? w->n_waiting_urgent : w->n_waiting) >=
+	    w->queue_max) {
 		pthread_mutex_unlock(&w->mu);
 		return PT_EBUSY;
 	}
@@ -250,7 +271,9 @@ int ptd_worker_remove(ptd_worker *w, ptd_request *r)
 		for (ptd_request **pp = &w->queue; *pp != NULL; pp = &(*pp)->qnext)
 			if (*pp == r) {
 				*pp = r->qnext;
-				w->n_queued--;
+				ptd__count_out(w, r);
+				if (r->started)
+					w->n_started--;
 				r->state = PTD_REQ_DONE;
 				found = 1;
 				break;
@@ -277,8 +300,8 @@ void ptd_worker_set_queue_max(ptd_worker *w, size_t n)
 void ptd_worker_stats(ptd_worker *w, uint32_t *queued, uint32_t *running, double *tps)
 {
 	pthread_mutex_lock(&w->mu);
-	*queued = (uint32_t)w->n_queued;
-	*running = w->running != NULL;
+	*queued = (uint32_t)w->n_waiting;
+	*running = (uint32_t)w->n_started;
 	*tps = w->sec_sum > 0 ? w->tok_sum / w->sec_sum : 0;
 	pthread_mutex_unlock(&w->mu);
 }

@@ -280,13 +280,22 @@ def t_limits(exe):
             check(e.code == "too_large", "too_large: %s" % e)
         long_text = LONG[:990]
         a = Client(d.sock)
-        ids = [a.send("translate", {"text": long_text, "to": "en", "from": "de"})
-               for _ in range(3)]
-        m = a.wait_reply(ids[2])
-        check(m[2] and m[2]["code"] == "busy", "third request on a connection: %r" % m)
+        # The first request is being worked on once its first segment streams.
+        a.send("translate", {"text": long_text, "to": "en", "from": "de", "stream": True})
+        m = a.read_msg()
+        check(m[0] == 2, "expected a streamed segment first: %r" % (m[:3],))
+        a.send("translate", {"text": long_text, "to": "en", "from": "de"})  # waits
+        m = a.wait_reply(a.send("translate", {"text": "Hallo.", "to": "en", "from": "de"}))
+        check(m[2] and m[2]["code"] == "busy" and "max_requests_per_client" in m[2]["message"],
+              "third request on a connection: %r" % (m[:3],))
         b = Client(d.sock)
-        m = b.wait_reply(b.send("translate", {"text": long_text, "to": "en", "from": "de"}))
-        check(m[2] and m[2]["code"] == "busy", "queue full: %r" % m)
+        m = b.wait_reply(b.send("translate", {"text": "Hallo.", "to": "en", "from": "de"}))
+        check(m[2] and m[2]["code"] == "busy" and "queue is full" in m[2]["message"],
+              "queue full: %r" % (m[:3],))
+        st = b.call("status", {})
+        check(st["queue"] == 1 and st["in_flight"] == 1, "status: %r" % st)
+        # Detection does not queue.
+        check("language" in b.call("detect", {"text": "Hallo Welt"}), "detect while busy")
         a.close()
         check(d.stop() == 0, "exit status")
     # max_clients: one connection more is closed at once, and logged.
