@@ -1,5 +1,6 @@
 /*
- * job-run-impl.h: the job structures shared by job-run.c and job-api.c.
+ * job-run-impl.h: the job structures shared by job-run.c, job-write.c and
+ * job-api.c.
  */
 #ifndef PTD_JOB_RUN_IMPL_H
 #define PTD_JOB_RUN_IMPL_H
@@ -61,14 +62,32 @@ struct ptd_job {
 	unsigned n_subs;
 	struct ptd__jwrite *wq_head, *wq_tail; /* journal appends waiting */
 	int writing;                 /* one is on a libuv pool thread */
+	int finishing;               /* the outputs are being written (pool) */
 };
 
-/* Shared between job-run.c and job-api.c. */
+typedef struct ptd__chunk {
+	ptd_job *job;
+	uint32_t file, n;
+	int retry;
+	uint32_t seg[PTD__CHUNK_MAX];
+} ptd__chunk;
+
+/* Shared between job-run.c, job-write.c and job-api.c. */
 int ptd__job_active(const ptd_job *j);
 int ptd__job_load(ptd_job *j, pt_err *e);
 void ptd__job_pump(ptd_job *j);
 void ptd__job_append(ptd_jobs *js, ptd_job *j);
 int ptd__job_save(ptd_job *j, pt_err *e);
 void ptd__job_notify(ptd_job *j);
+/* The job fails (kept, retried later); file: the file concerned or -1. */
+void ptd__job_fail(ptd_job *j, int code, int file, const char *fmt, ...) PT_PRINTF(4, 5);
+/* Frees the documents and closes the journal, unless a chunk, a journal
+ * write or the outputs still use them (the last of those unloads). */
+void ptd__job_unload(ptd_job *j);
+void ptd__jobs_pump_all(ptd_jobs *js);
+/* job-write.c */
+void ptd__job_chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r);
+void ptd__job_drop_writes(ptd_job *j);
+void ptd__job_finish(ptd_job *j);
 
 #endif

@@ -14,16 +14,7 @@
 #include "job-run-impl.h"
 #include "langid.h"
 
-typedef struct ptd__chunk {
-	ptd_job *job;
-	uint32_t file, n;
-	int retry;
-	uint32_t seg[PTD__CHUNK_MAX];
-} ptd__chunk;
-
-static void ptd__pump_all(ptd_jobs *js);
 static void ptd__timer_cb(uv_timer_t *t);
-static void ptd__drop_writes(ptd_job *j);
 
 /* ---- Small helpers ---------------------------------------------------------- */
 
@@ -40,13 +31,13 @@ static unsigned ptd__n_active(ptd_jobs *js)
 	return n;
 }
 
-static void ptd__unload(ptd_job *j)
+void ptd__job_unload(ptd_job *j)
 {
 	/* The chunks point into the documents; a pool thread may be writing
 	 * to the journal. The last of them to come back unloads. */
-	if (j->in_flight > 0 || j->writing)
+	if (j->in_flight > 0 || j->writing || j->finishing)
 		return;
-	ptd__drop_writes(j);
+	ptd__job_drop_writes(j);
 	if (j->docs != NULL)
 		for (uint32_t i = 0; i < j->m.n_files; i++)
 			ptd_jdoc_done(&j->docs[i]);
@@ -76,8 +67,7 @@ static void ptd__cancel_chunks(ptd_job *j)
 }
 
 /* The job fails: kept with its input and journal, retried later. */
-static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...) PT_PRINTF(4, 5);
-static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...)
+void ptd__job_fail(ptd_job *j, int code, int file, const char *fmt, ...)
 {
 	char msg[PT_ERRMSG_MAX];
 	va_list ap;
@@ -94,7 +84,7 @@ static void ptd__fail(ptd_job *j, int code, int file, const char *fmt, ...)
 	j->m.error = strdup(msg);
 	ptd__job_save(j, NULL);
 	ptd__cancel_chunks(j);
-	ptd__unload(j);
+	ptd__job_unload(j);
 	ptd__job_notify(j);
 }
 
@@ -173,7 +163,7 @@ int ptd__job_load(ptd_job *j, pt_err *e)
 		rc = ptd_journal_open(j->js->store, j->m.id, ptd__replay_rec, &x, &j->jr,
 				      &dropped, e);
 	if (rc != 0) {
-		ptd__unload(j);
+		ptd__job_unload(j);
 		return rc;
 	}
 	if (x.stale > 0)
@@ -195,41 +185,6 @@ int ptd__job_load(ptd_job *j, pt_err *e)
 		       j->m.id, (unsigned long long)j->done, (unsigned long long)j->total,
 		       dropped ? " (a torn journal record was dropped)" : "");
 	return 0;
-}
-
-/* ---- Finishing -------------------------------------------------------------------- */
-
-/* Writes every output; the job is done when all are in place. */
-static void ptd__finish(ptd_job *j)
-{
-	pt_err e;
-
-	for (uint32_t i = 0; i < j->m.n_files; i++) {
-		const char *name = j->m.files[i].name;
-		char *out = NULL;
-		size_t len;
-		int rc = ptd_jdoc_assemble(&j->docs[i], &out, &len, &e);
-		if (rc == 0)
-			rc = j->m.output != NULL
-			     ? ptd_file_write_atomic(j->m.output, name, out, len, 0666, &e)
-			     : ptd_jstore_output_put(j->js->store, j->m.id, i, out, len, &e);
-		free(out);
-		if (rc != 0) {
-			ptd__fail(j, rc, (int)i, "%s: %s", name, e.msg);
-			return;
-		}
-	}
-	j->state = PROTO_JOB_DONE;
-	j->err_code = 0;
-	j->m.segments = j->total;
-	free(j->m.error);
-	j->m.error = NULL;
-	ptd__job_save(j, NULL);
-	pt_log(PT_LOG_INFO, "job %s: done, %u files, %llu segments (%llu flagged)", j->m.id,
-	       (unsigned)j->m.n_files, (unsigned long long)j->total,
-	       (unsigned long long)j->flagged);
-	ptd__unload(j);
-	ptd__job_notify(j);
 }
 
 /* ---- Chunks ---------------------------------------------------------------------- */
@@ -340,192 +295,13 @@ void ptd__job_pump(ptd_job *j)
 			return;
 		}
 		if (rc != 0) {
-			ptd__fail(j, rc, -1, "%s", pt_strerror(rc));
+			ptd__job_fail(j, rc, -1, "%s", pt_strerror(rc));
 			return;
 		}
 	}
 	if (ptd__job_active(j) && j->docs != NULL && j->in_flight == 0 && !j->writing &&
-	    j->wq_head == NULL && j->done == j->total && j->n_retry == 0)
-		ptd__finish(j);
-}
-
-/* ---- The journal, on a libuv pool thread ---------------------------------------- */
-
-/* Records of one chunk on their way to the journal: appended and fsync'ed
- * off the loop thread (a few ms, more on a busy disk), one append at a
- * time per job, in order. The segments stay busy until then. */
-typedef struct ptd__jwrite {
-	uv_work_t req;
-	ptd_job *j;
-	struct ptd__jwrite *next;
-	uint32_t file, n;
-	ptd_jrec rec[PTD__CHUNK_MAX];
-	char *texts;                 /* the records' texts, back to back */
-	int rc;
-	pt_err err;
-} ptd__jwrite;
-
-static void ptd__drop_writes(ptd_job *j)
-{
-	ptd__jwrite *w, *next;
-
-	for (w = j->wq_head; w != NULL; w = next) {
-		next = w->next;
-		if (j->docs != NULL)
-			for (uint32_t i = 0; i < w->n; i++)
-				j->docs[w->file].segs[w->rec[i].seg].busy = 0;
-		free(w->texts);
-		free(w);
-	}
-	j->wq_head = j->wq_tail = NULL;
-}
-
-static void ptd__write_work(uv_work_t *req)
-{
-	ptd__jwrite *w = req->data;
-
-	w->rc = ptd_journal_append(w->j->jr, w->rec, w->n, &w->err);
-}
-
-static void ptd__write_next(ptd_job *j);
-
-/* Loop thread: the records are on the disk (or not). */
-static void ptd__write_done(uv_work_t *req, int status)
-{
-	ptd__jwrite *w = req->data;
-	ptd_job *j = w->j;
-	ptd_server *srv = j->js->srv;
-	ptd_jdoc *d = &j->docs[w->file];
-
-	srv->n_pending--;
-	j->writing = 0;
-	for (uint32_t i = 0; i < w->n; i++)
-		d->segs[w->rec[i].seg].busy = 0;
-	if (status != 0 && w->rc == 0)
-		w->rc = pt_err_set(&w->err, PT_EIO, "journal write: %s", uv_strerror(status));
-	if (ptd__job_active(j) && w->rc != 0) {
-		ptd__drop_writes(j);
-		ptd__fail(j, w->rc, -1, "%s", w->err.msg);
-	} else if (ptd__job_active(j)) {
-		/* A segment counts only now that its record is on the disk. */
-		for (uint32_t i = 0; i < w->n; i++) {
-			const ptd_jrec *r = &w->rec[i];
-			if (ptd_jdoc_seg_set(d, r->seg, r->text, r->len, r->flags & PTD_JREC_FLAGGED)
-			    != 0) {
-				ptd__fail(j, PT_ENOMEM, -1, "out of memory");
-				break;
-			}
-			j->done++;
-			j->done_run++;
-			j->flagged += (r->flags & PTD_JREC_FLAGGED) != 0;
-		}
-		ptd__job_notify(j);
-	}
-	free(w->texts);
-	free(w);
-	if (ptd__job_active(j) || j->js->stopping)
-		ptd__write_next(j);
-	if (!ptd__job_active(j))
-		ptd__unload(j);
-	if (srv->stopping)
-		ptd_server_maybe_finish(srv);
-	else
-		ptd__pump_all(j->js);
-}
-
-static void ptd__write_next(ptd_job *j)
-{
-	ptd__jwrite *w = j->wq_head;
-	ptd_server *srv = j->js->srv;
-	int rc;
-
-	if (j->writing || w == NULL)
-		return;
-	j->wq_head = w->next;
-	if (j->wq_head == NULL)
-		j->wq_tail = NULL;
-	w->req.data = w;
-	if ((rc = uv_queue_work(srv->loop, &w->req, ptd__write_work, ptd__write_done)) != 0) {
-		w->next = j->wq_head; /* put back: dropped by the failure */
-		j->wq_head = w;
-		if (j->wq_tail == NULL)
-			j->wq_tail = w;
-		ptd__drop_writes(j);
-		ptd__fail(j, PT_EIO, -1, "journal write: %s", uv_strerror(rc));
-		return;
-	}
-	j->writing = 1;
-	srv->n_pending++; /* a stopping daemon waits for it */
-}
-
-/* A chunk came back translated: check it, and send what passed to the
- * journal. A segment that lost a placeholder is tried again first. */
-static void ptd__chunk_done(ptd_job *j, ptd__chunk *ch, ptd_request *r)
-{
-	ptd_jdoc *d = &j->docs[ch->file];
-	const char *tr[PTD__CHUNK_MAX];
-	size_t len[PTD__CHUNK_MAX], total = 0, off = 0;
-	int bad[PTD__CHUNK_MAX];
-	ptd__jwrite *w;
-
-	for (uint32_t i = 0; i < ch->n; i++) {
-		ptd_jseg *g = &d->segs[ch->seg[i]];
-		tr[i] = ptd_tr_result(r->tr, i, &len[i]);
-		if (tr[i] == NULL)
-			tr[i] = "", len[i] = 0;
-		bad[i] = ptd_jdoc_damaged(d, g, tr[i], len[i]);
-		if (bad[i] && !ch->retry) {
-			g->retry = 1;
-			j->n_retry++;
-			g->busy = 0;
-			continue;
-		}
-		if (bad[i]) {
-			/* Still damaged after the retry: the sentence stays as it
-			 * was, so the document's markup and placeholders hold. */
-			tr[i] = g->src;
-			len[i] = g->len;
-		}
-		if (g->retry) {
-			g->retry = 0;
-			j->n_retry--;
-		}
-		total += len[i];
-	}
-	if ((w = calloc(1, sizeof *w)) == NULL || (w->texts = malloc(total + 1)) == NULL) {
-		free(w);
-		ptd__fail(j, PT_ENOMEM, -1, "out of memory");
-		return;
-	}
-	w->j = j;
-	w->file = ch->file;
-	for (uint32_t i = 0; i < ch->n; i++) {
-		ptd_jseg *g = &d->segs[ch->seg[i]];
-		ptd_jrec *rec = &w->rec[w->n];
-		if (bad[i] && g->retry)
-			continue; /* waiting for its retry */
-		memcpy(w->texts + off, tr[i], len[i]);
-		rec->file = ch->file;
-		rec->seg = ch->seg[i];
-		rec->src_crc = g->crc;
-		rec->flags = bad[i] ? PTD_JREC_FLAGGED : 0;
-		rec->text = w->texts + off;
-		rec->len = (uint32_t)len[i];
-		off += len[i];
-		w->n++;
-		g->busy = 1; /* until its record is written */
-	}
-	if (w->n == 0) {
-		free(w->texts);
-		free(w);
-		return;
-	}
-	if (j->wq_tail != NULL)
-		j->wq_tail->next = w;
-	else
-		j->wq_head = w;
-	j->wq_tail = w;
-	ptd__write_next(j);
+	    !j->finishing && j->wq_head == NULL && j->done == j->total && j->n_retry == 0)
+		ptd__job_finish(j);
 }
 
 void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
@@ -550,14 +326,14 @@ void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
 			j->docs[ch->file].segs[ch->seg[i]].busy = 0;
 	if (ptd__job_active(j) && j->docs != NULL) {
 		if (r->rc == 0)
-			ptd__chunk_done(j, ch, r);
+			ptd__job_chunk_done(j, ch, r);
 		else if (r->rc == PT_ECANCELLED) {
 			/* The daemon is stopping: the job resumes at the next start. */
 			j->cur_file = j->cur_seg = 0;
 		} else
-			ptd__fail(j, r->rc, -1, "%s", r->err.msg);
+			ptd__job_fail(j, r->rc, -1, "%s", r->err.msg);
 	} else if (!ptd__job_active(j)) {
-		ptd__unload(j); /* cancelled or failed while the chunk ran */
+		ptd__job_unload(j); /* cancelled or failed while the chunk ran */
 	}
 	free(ch);
 	r->job = NULL;
@@ -565,12 +341,12 @@ void ptd_jobs_event(ptd_server *srv, ptd_event *ev)
 	if (srv->stopping)
 		ptd_server_maybe_finish(srv);
 	else
-		ptd__pump_all(srv->jobs);
+		ptd__jobs_pump_all(srv->jobs);
 }
 
 /* ---- The list of jobs ------------------------------------------------------------ */
 
-static void ptd__pump_all(ptd_jobs *js)
+void ptd__jobs_pump_all(ptd_jobs *js)
 {
 	for (ptd_job *j = js->head; j != NULL && !js->busy_wait; j = j->next)
 		if (ptd__job_active(j))
@@ -596,7 +372,7 @@ static void ptd__start_job(ptd_job *j)
 
 	j->state = PROTO_JOB_QUEUED;
 	if ((rc = ptd__job_load(j, &e)) != 0) {
-		ptd__fail(j, rc, -1, "%s", e.msg);
+		ptd__job_fail(j, rc, -1, "%s", e.msg);
 		return;
 	}
 	ptd__job_pump(j);
@@ -624,7 +400,7 @@ static void ptd__timer_cb(uv_timer_t *t)
 		if (j->state == PROTO_JOB_FAILED && now - j->t_failed >= PTD__FAILED_RETRY_S &&
 		    j->err_code != PT_EFORMAT && j->err_code != PT_EUTF8 && j->err_code != PT_ELANG)
 			ptd_job_retry(js->srv, j);
-	ptd__pump_all(js);
+	ptd__jobs_pump_all(js);
 }
 
 /* Reads one job folder at start. Unfinished and failed jobs resume;
@@ -745,8 +521,8 @@ void ptd_jobs_free(ptd_server *srv)
 		/* The worker has stopped and no journal write is left (the
 		 * server waited for them): nothing points into the job. */
 		j->in_flight = 0;
-		j->writing = 0;
-		ptd__unload(j);
+		j->writing = j->finishing = 0;
+		ptd__job_unload(j);
 		ptd_jmanifest_done(&j->m);
 		free(j);
 	}
@@ -774,11 +550,11 @@ int ptd_job_cancel(ptd_server *srv, ptd_job *j)
 	j->m.error = NULL;
 	ptd__job_save(j, NULL);
 	ptd__cancel_chunks(j);
-	ptd__unload(j);
+	ptd__job_unload(j);
 	pt_log(PT_LOG_INFO, "job %s: cancelled at %llu of %llu segments", j->m.id,
 	       (unsigned long long)j->done, (unsigned long long)j->total);
 	ptd__job_notify(j);
-	ptd__pump_all(srv->jobs);
+	ptd__jobs_pump_all(srv->jobs);
 	return 1;
 }
 
