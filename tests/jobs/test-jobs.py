@@ -14,7 +14,7 @@
   cancel       cancel in the middle of a job
   interactive  two jobs and translate requests at once: the requests are
                answered before the jobs' remaining segments; the jobs take
-               turns
+               turns; a job of higher priority goes before them
   fields       job.submit/status/list/result fields and errors, paths,
                formats, progress notifications, jobs kept over a restart
 The tiny model's output is nonsense but deterministic (greedy decoding).
@@ -341,6 +341,17 @@ def scenario_interactive():
                   (i, after - before))
             check(after < 300, "request %d answered only after the jobs" % i)
             print("translate %d: %.3f s, %d job segments meanwhile" % (i, dt, after - before))
+        # A job of higher priority runs before them: while it runs, they get
+        # no more than the chunks they already had in the engine.
+        before = c.call("job.status", job=a)["done"] + c.call("job.status", job=b)["done"]
+        hi = submit(c, "hi.txt", doc(40, "Urgent"), priority=50)
+        check(wait_state(c, hi, FINAL)["state"] == "done", "priority job done")
+        after = c.call("job.status", job=a)["done"] + c.call("job.status", job=b)["done"]
+        check(after < 300 and after - before <= 16,
+              "the priority-50 job waited for %d segments of priority-0 jobs"
+              % (after - before))
+        print("priority 50 job of 40 segments: %d segments of the others meanwhile"
+              % (after - before))
         for j in (a, b):
             check(wait_state(c, j, FINAL)["state"] == "done", "job %s done" % j)
         print("most job segments finished while a request waited: %d" % worst)
