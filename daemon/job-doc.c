@@ -31,10 +31,9 @@ void ptd_jdoc_done(ptd_jdoc *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->n_pieces; i++) {
+	for (size_t i = 0; i < d->n_pieces; i++)
 		fmt_protected_free(d->pieces[i].prot);
-		langid_segs_free(d->pieces[i].segs);
-	}
+	langid_segs_free(d->lsegs);
 	for (uint32_t i = 0; i < d->n_segs; i++)
 		free(d->segs[i].tr);
 	free(d->pieces);
@@ -75,41 +74,89 @@ static int ptd__detect(ptd_jdoc *d, const langid_detector *det, int *from, pt_er
 	return 0;
 }
 
-/* Counts the sentences of every piece, then lists them. */
+/* Joins the protected texts, one per line: sentence segmentation never
+ * crosses a line end, and one langid_segment call for the whole document
+ * costs far less than one per piece. */
+static int ptd__join(ptd_jdoc *d, char **out, size_t *len, pt_err *e)
+{
+	size_t total = 0, off = 0;
+	char *b;
+
+	for (size_t i = 0; i < d->n_pieces; i++) {
+		size_t n;
+		fmt_protected_text(d->pieces[i].prot, &n);
+		if (pt_add_size(total, n, &total) != 0 || pt_add_size(total, 1, &total) != 0)
+			return pt_err_set(e, PT_ETOOLARGE, "document too large");
+	}
+	if ((b = malloc(total + 1)) == NULL)
+		return pt_err_set(e, PT_ENOMEM, "out of memory");
+	for (size_t i = 0; i < d->n_pieces; i++) {
+		size_t n;
+		const char *t = fmt_protected_text(d->pieces[i].prot, &n);
+		memcpy(b + off, t, n);
+		d->pieces[i].off = off;
+		d->pieces[i].len = n;
+		off += n;
+		b[off++] = '\n';
+	}
+	b[off] = '\0';
+	*out = b;
+	*len = off;
+	return 0;
+}
+
+/* Cuts the document into sentences and ties each langid piece to the
+ * piece it lies in (pieces and langid pieces are both in text order). */
 static int ptd__cut(ptd_jdoc *d, int from, pt_err *e)
 {
 	langid_seg_params sp = langid_seg_default_params();
-	size_t total = 0, k = 0;
+	size_t len = 0, lp = 0, n_lp, total = 0, k = 0;
+	char *text = NULL;
 	int rc;
 
 	sp.lang = from;
-	for (size_t i = 0; i < d->n_pieces; i++) {
-		size_t len;
-		const char *t = fmt_protected_text(d->pieces[i].prot, &len);
-		if ((rc = langid_segment(t, len, &sp, &d->pieces[i].segs, e)) != 0) {
-			pt_err_prefix(e, "line %zu", fmt_piece_line(d->doc, d->pieces[i].index));
-			return rc;
-		}
-		for (size_t s = 0; s < langid_segs_count(d->pieces[i].segs); s++)
-			total += langid_segs_kind(d->pieces[i].segs, s) == LANGID_PIECE_TEXT;
-	}
+	if ((rc = ptd__join(d, &text, &len, e)) != 0)
+		return rc;
+	rc = langid_segment(text, len, &sp, &d->lsegs, e);
+	free(text);
+	if (rc != 0)
+		return rc;
+	n_lp = langid_segs_count(d->lsegs);
+	for (size_t i = 0; i < n_lp; i++)
+		total += langid_segs_kind(d->lsegs, i) == LANGID_PIECE_TEXT;
 	if (total > UINT32_MAX / 2)
 		return pt_err_set(e, PT_ETOOLARGE, "too many sentences (%zu)", total);
 	if (total > 0 && (d->segs = calloc(total, sizeof *d->segs)) == NULL)
 		return pt_err_set(e, PT_ENOMEM, "out of memory");
-	for (size_t i = 0; i < d->n_pieces; i++) {
-		langid_segs *ls = d->pieces[i].segs;
-		for (size_t s = 0; s < langid_segs_count(ls); s++) {
+	for (size_t p = 0; p < d->n_pieces; p++) {
+		ptd_jpiece *pc = &d->pieces[p];
+		size_t end = pc->off + pc->len;
+		/* Skip langid pieces that end before this piece starts. */
+		while (lp < n_lp && (lp + 1 < n_lp ? langid_segs_offset(d->lsegs, lp + 1) : len)
+		       <= pc->off)
+			lp++;
+		pc->lp_begin = lp;
+		pc->seg_begin = (uint32_t)k;
+		for (; lp < n_lp && langid_segs_offset(d->lsegs, lp) < end; lp++) {
 			ptd_jseg *g;
-			if (langid_segs_kind(ls, s) != LANGID_PIECE_TEXT)
+			if (langid_segs_kind(d->lsegs, lp) != LANGID_PIECE_TEXT)
 				continue;
 			g = &d->segs[k++];
-			g->piece = (uint32_t)i;
-			g->sub = (uint32_t)s;
-			g->src = langid_segs_text(ls, s, &g->len);
+			g->piece = (uint32_t)p;
+			g->src = langid_segs_text(d->lsegs, lp, &g->len);
+			if (langid_segs_offset(d->lsegs, lp) + g->len > end)
+				return pt_err_set(e, PT_EINTERNAL, "a sentence runs past its piece");
 			g->crc = ptd_crc32(0, g->src, g->len);
 		}
+		pc->lp_end = lp;
+		pc->n_segs = (uint32_t)k - pc->seg_begin;
+		/* A gap piece may run on into the next piece (the line end and
+		 * what follows): look at the last one again there. */
+		if (lp > pc->lp_begin && langid_segs_kind(d->lsegs, lp - 1) != LANGID_PIECE_TEXT)
+			lp--;
 	}
+	if (k != total)
+		return pt_err_set(e, PT_EINTERNAL, "a sentence lies outside every piece");
 	d->n_segs = (uint32_t)total;
 	return 0;
 }
@@ -208,30 +255,63 @@ int ptd_jdoc_seg_set(ptd_jdoc *d, uint32_t i, const char *tr, size_t len, int fl
 	return 0;
 }
 
+/* The translation of one piece: its gaps as they were, its sentences
+ * translated, placeholders put back. */
+static int ptd__piece_out(ptd_jdoc *d, ptd_jpiece *pc, char **out, size_t *out_len,
+			  pt_err *e)
+{
+	size_t cap = 0, n = 0, end = pc->off + pc->len;
+	uint32_t k = pc->seg_begin;
+	char *b = NULL;
+	int rc;
+
+	for (size_t lp = pc->lp_begin; lp < pc->lp_end; lp++) {
+		size_t a = langid_segs_offset(d->lsegs, lp), len, from = 0, take;
+		const char *t = langid_segs_text(d->lsegs, lp, &len);
+		if (langid_segs_kind(d->lsegs, lp) == LANGID_PIECE_TEXT) {
+			t = d->segs[k].tr;
+			take = d->segs[k++].tr_len;
+		} else {
+			/* Only the part of a gap inside this piece. */
+			from = a < pc->off ? pc->off - a : 0;
+			take = (a + len > end ? end - a : len) - from;
+		}
+		if (n + take + 1 > cap) {
+			char *nb;
+			if (pt_add_size(n, take, &cap) != 0 || pt_mul_size(cap, 2, &cap) != 0 ||
+			    (nb = realloc(b, cap + 1)) == NULL) {
+				free(b);
+				return pt_err_set(e, PT_ENOMEM, "out of memory");
+			}
+			b = nb;
+		}
+		memcpy(b + n, t + from, take);
+		n += take;
+	}
+	rc = fmt_restore(pc->prot, b != NULL ? b : "", n, out, out_len, NULL, e);
+	free(b);
+	return rc;
+}
+
 int ptd_jdoc_assemble(ptd_jdoc *d, char **out, size_t *len, pt_err *e)
 {
 	int rc;
 
-	for (uint32_t i = 0; i < d->n_segs; i++) {
-		ptd_jseg *s = &d->segs[i];
-		if (!s->done)
+	for (uint32_t i = 0; i < d->n_segs; i++)
+		if (!d->segs[i].done)
 			return pt_err_set(e, PT_EINTERNAL, "segment %u is not done", (unsigned)i);
-		if ((rc = langid_segs_set(d->pieces[s->piece].segs, s->sub, s->tr, s->tr_len, e)) != 0)
-			return rc;
-	}
 	for (size_t i = 0; i < d->n_pieces; i++) {
-		ptd_jpiece *p = &d->pieces[i];
-		char *joined = NULL, *restored = NULL;
-		size_t jl, rl;
-		if ((rc = langid_segs_join(p->segs, &joined, &jl, e)) != 0)
-			return rc;
-		rc = fmt_restore(p->prot, joined, jl, &restored, &rl, NULL, e);
-		free(joined);
+		ptd_jpiece *pc = &d->pieces[i];
+		char *restored = NULL;
+		size_t rl;
+		if (pc->n_segs == 0)
+			continue; /* nothing to translate: the raw bytes stay */
+		rc = ptd__piece_out(d, pc, &restored, &rl, e);
 		if (rc == 0)
-			rc = fmt_piece_set(d->doc, p->index, restored, rl, e);
+			rc = fmt_piece_set(d->doc, pc->index, restored, rl, e);
 		free(restored);
 		if (rc != 0) {
-			pt_err_prefix(e, "line %zu", fmt_piece_line(d->doc, p->index));
+			pt_err_prefix(e, "line %zu", fmt_piece_line(d->doc, pc->index));
 			return rc;
 		}
 	}

@@ -15,7 +15,6 @@
 /* One sentence to translate. */
 typedef struct ptd_jseg {
 	uint32_t piece;              /* index into ptd_jdoc.pieces */
-	uint32_t sub;                /* langid piece within that piece */
 	const char *src;             /* protected source text (in the segs) */
 	size_t len;
 	uint32_t crc;                /* CRC-32 of src: ties journal records to it */
@@ -24,17 +23,22 @@ typedef struct ptd_jseg {
 	uint8_t done, busy, retry, flagged;
 } ptd_jseg;
 
-/* One TEXT piece of the document. */
+/* One TEXT piece of the document: its protected text is bytes
+ * [off, off + len) of the text langid cut, where langid pieces
+ * [lp_begin, lp_end) overlap it; its sentences are segs[seg_begin..]. */
 typedef struct ptd_jpiece {
 	size_t index;                /* fmt piece index */
 	fmt_protected *prot;
-	langid_segs *segs;
+	size_t off, len;
+	size_t lp_begin, lp_end;
+	uint32_t seg_begin, n_segs;
 } ptd_jpiece;
 
 typedef struct ptd_jdoc {
 	fmt_doc *doc;
 	ptd_jpiece *pieces;
 	size_t n_pieces;
+	langid_segs *lsegs;          /* the protected texts cut, one call */
 	ptd_jseg *segs;
 	uint32_t n_segs, n_done;
 	int from;                    /* langid index, or LANGID_UND */

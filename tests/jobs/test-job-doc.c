@@ -29,10 +29,49 @@ static const struct {
 	  "```\nint main(void);\n```\n\n- item one\n- item two\n" },
 	{ PROTO_FMT_SRT, "srt", "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n"
 	  "2\n00:00:03,000 --> 00:00:04,500\nTwo lines\nof text.\n" },
+	{ PROTO_FMT_TEXT, "text-lists", "1. First item. Dr. Smith came.\n2) Second\n"
+	  "- third one\n\n   12345\n\n\u2022 bullet point here\n\n---\nEnd.  \n" },
+	{ PROTO_FMT_MARKDOWN, "markdown-lists", "Intro line one\ncontinues here.\n\n"
+	  "1. one\n2. two **bold**\n   - nested item\n\n> quoted text. More.\n\n"
+	  "| a | b |\n|---|---|\n| cell one | cell two |\n" },
 	{ PROTO_FMT_HTML, "html", "<!DOCTYPE html>\n<html><head><title>A page</title>"
 	  "<style>p{}</style></head><body><p>Text &amp; more. <b>Bold</b> words.</p>"
 	  "<img alt=\"A picture\" src=\"x.png\"><pre>keep  this</pre></body></html>\n" },
 };
+
+/* The document is cut in one langid call; each piece must get exactly
+ * the sentences it would get on its own. */
+static void check_pieces(const ptd_jdoc *d, int from, const char *name)
+{
+	langid_seg_params sp = langid_seg_default_params();
+
+	sp.lang = from;
+	for (size_t p = 0; p < d->n_pieces; p++) {
+		const ptd_jpiece *pc = &d->pieces[p];
+		size_t n, k = 0;
+		const char *t = fmt_protected_text(pc->prot, &n);
+		langid_segs *ls;
+		if (langid_segment(t, n, &sp, &ls, NULL) != 0) {
+			failures++;
+			continue;
+		}
+		for (size_t i = 0; i < langid_segs_count(ls); i++) {
+			size_t l;
+			const char *s = langid_segs_text(ls, i, &l);
+			const ptd_jseg *g;
+			if (langid_segs_kind(ls, i) != LANGID_PIECE_TEXT)
+				continue;
+			g = &d->segs[pc->seg_begin + k++];
+			if (k > pc->n_segs || g->len != l || memcmp(g->src, s, l) != 0) {
+				fprintf(stderr, "%s: piece %zu sentence %zu differs\n", name, p, k);
+				failures++;
+				break;
+			}
+		}
+		CHECK(k == pc->n_segs);
+		langid_segs_free(ls);
+	}
+}
 
 /* Identity translation: every segment set to its own source. */
 static void test_identity(void)
@@ -53,6 +92,7 @@ static void test_identity(void)
 		}
 		CHECK(d.n_segs > 0);
 		CHECK(ptd_jdoc_assemble(&d, &out, &len, &e) != 0); /* nothing done yet */
+		check_pieces(&d, from, docs[k].name);
 		for (uint32_t i = 0; i < d.n_segs; i++) {
 			CHECK(d.segs[i].crc == ptd_crc32(0, d.segs[i].src, d.segs[i].len));
 			CHECK(!ptd_jdoc_damaged(&d, &d.segs[i], d.segs[i].src, d.segs[i].len));
