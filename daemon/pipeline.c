@@ -96,6 +96,12 @@ int ptd_pipeline_new(const ptd_pipeline_params *p, ptd_pipeline **out, pt_err *e
 	pl->beams = p->beams > 0 ? p->beams : 1;
 	if (pl->beams > pl->n_seq)
 		pl->beams = pl->n_seq;
+	/* The weights are read into memory, not mapped: a model file
+	 * truncated or rewritten in place while the daemon runs (a copy over
+	 * it, a full disk) would kill a mapping with SIGBUS at the next
+	 * request. They are all touched for every token, so they are
+	 * resident either way. */
+	mp.use_mmap = 0;
 	rc = engine_model_load(p->model_path, &mp, &pl->model, e);
 	if (rc != 0)
 		goto fail;
