@@ -278,6 +278,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write must fail
+	 * with EFBIG, which fails that job, rather than kill the daemon. */
+	signal(SIGXFSZ, SIG_IGN);
 	ptd_log_init(PT_LOG_INFO);
 	rc = ptd__parse(argc, argv, &a);
 	if (rc != 0)
