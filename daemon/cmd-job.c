@@ -20,33 +20,48 @@ static int ptd__submit_code(int rc)
 	}
 }
 
+static ptd_client *ptd__client_by_id(ptd_server *srv, unsigned id)
+{
+	for (ptd_client *c = srv->clients; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+void ptd_cmd_job_submitted(ptd_server *srv, const ptd_job_waiter *w, ptd_job *j, int rc,
+			   const pt_err *e)
+{
+	ptd_client *c = ptd__client_by_id(srv, w->client); /* NULL: gone meanwhile */
+	proto_response res;
+
+	if (j == NULL) {
+		ptd_reply_error(c, w->msgid, ptd__submit_code(rc), "%s", e->msg);
+		ptd_log_request(c, w->msgid, PROTO_M_JOB_SUBMIT, w->t0, "refused: %s", e->msg);
+		return;
+	}
+	if (w->subscribe && c != NULL)
+		ptd_job_subscribe(j, c);
+	proto_response_init(&res, PROTO_M_JOB_SUBMIT);
+	memcpy(res.r.job_submit.job, ptd_job_id(j), PROTO_JOBID_SIZE);
+	ptd_reply(c, w->msgid, &res);
+	ptd_log_request(c, w->msgid, PROTO_M_JOB_SUBMIT, w->t0, "job %s", ptd_job_id(j));
+}
+
 static void ptd__submit_exec(ptd_client *c, proto_msg *m)
 {
-	proto_response res;
-	ptd_job *j;
-	double t0 = pt_now();
+	ptd_job_waiter w = { c->id, m->msgid, m->req.p.job_submit.subscribe, pt_now() };
 	pt_err e;
 	int rc;
 
 	if (c->srv->stopping) {
 		ptd_reply_error(c, m->msgid, PROTO_ERR_SHUTTING_DOWN,
 				"polytransd is stopping and takes no new work");
-		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, t0, "refused: stopping");
-		proto_msg_free(m);
-		return;
-	}
-	if ((rc = ptd_jobs_submit(c->srv, &m->req.p.job_submit, &j, &e)) != 0) {
+		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, w.t0, "refused: stopping");
+	} else if ((rc = ptd_jobs_submit(c->srv, &m->req.p.job_submit, &w, &e)) != 0) {
 		ptd_reply_error(c, m->msgid, ptd__submit_code(rc), "%s", e.msg);
-		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, t0, "refused: %s", e.msg);
-		proto_msg_free(m);
-		return;
+		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, w.t0, "refused: %s", e.msg);
 	}
-	if (m->req.p.job_submit.subscribe)
-		ptd_job_subscribe(j, c);
-	proto_response_init(&res, PROTO_M_JOB_SUBMIT);
-	memcpy(res.r.job_submit.job, ptd_job_id(j), PROTO_JOBID_SIZE);
-	ptd_reply(c, m->msgid, &res);
-	ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, t0, "job %s", ptd_job_id(j));
+	/* Answered by ptd_cmd_job_submitted once the documents are parsed. */
 	proto_msg_free(m);
 }
 

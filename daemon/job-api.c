@@ -110,10 +110,40 @@ static int ptd__prepare(const proto_job_submit_req *q, ptd_jmanifest *m, ptd_jin
 	return 0;
 }
 
-int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, ptd_job **out, pt_err *e)
+/* The documents of a new job are parsed: it joins the list, or is
+ * removed with nothing left behind. */
+static void ptd__submit_loaded(ptd_job *j, int rc, const pt_err *e, void *ud)
+{
+	ptd_job_waiter *w = ud;
+	ptd_jobs *js = j->js;
+	pt_err e2;
+
+	if (rc != 0) {
+		if (ptd_jstore_remove(js->store, j->m.id, &e2) != 0)
+			pt_log(PT_LOG_WARN, "job %s: %s", j->m.id, e2.msg);
+		ptd_cmd_job_submitted(js->srv, w, NULL, rc, e);
+		ptd_jmanifest_done(&j->m);
+		free(j);
+		free(w);
+		return;
+	}
+	j->m.segments = j->total;
+	ptd__job_save(j, NULL);
+	ptd__job_append(js, j);
+	pt_log(PT_LOG_INFO, "job %s: %u files, %llu segments, to %s%s%s", j->m.id,
+	       (unsigned)j->m.n_files, (unsigned long long)j->total, j->m.to,
+	       j->m.output ? ", into " : "", j->m.output ? j->m.output : "");
+	ptd_cmd_job_submitted(js->srv, w, j, 0, NULL);
+	free(w);
+	ptd__job_pump(j);
+}
+
+int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, const ptd_job_waiter *wt,
+		    pt_err *e)
 {
 	ptd_jobs *js = srv->jobs;
 	uint32_t n = q->n_files > 0 ? q->n_files : q->n_paths;
+	ptd_job_waiter *w = NULL;
 	ptd_jinput *in = NULL;
 	char **paths = NULL;
 	ptd_job *j = NULL;
@@ -125,36 +155,26 @@ int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, ptd_job **ou
 	if (n == 0)
 		return pt_err_set(e, PT_EINVAL, "a job needs files or paths");
 	if ((j = calloc(1, sizeof *j)) == NULL || (in = calloc(n, sizeof *in)) == NULL ||
-	    (paths = calloc(n, sizeof *paths)) == NULL ||
+	    (paths = calloc(n, sizeof *paths)) == NULL || (w = malloc(sizeof *w)) == NULL ||
 	    (j->m.files = calloc(n, sizeof *j->m.files)) == NULL) {
 		rc = pt_err_set(e, PT_ENOMEM, "out of memory");
 		goto fail;
 	}
+	*w = *wt;
 	j->m.n_files = n;
 	j->js = js;
+	j->err_file = -1;
 	if ((rc = ptd__prepare(q, &j->m, in, paths, e)) != 0 ||
 	    (rc = ptd_jstore_create(js->store, &j->m, in, n, e)) != 0)
 		goto fail;
-	/* Every document is parsed now, so a bad one is refused at once. */
-	j->state = PROTO_JOB_QUEUED;
-	if ((rc = ptd__job_load(j, e)) != 0) {
-		pt_err e2;
-		if (ptd_jstore_remove(js->store, j->m.id, &e2) != 0)
-			pt_log(PT_LOG_WARN, "job %s: %s", j->m.id, e2.msg);
-		goto fail;
-	}
-	j->m.segments = j->total;
-	ptd__job_save(j, NULL);
-	ptd__job_append(js, j);
-	pt_log(PT_LOG_INFO, "job %s: %u files, %llu segments, to %s%s%s", j->m.id, (unsigned)n,
-	       (unsigned long long)j->total, j->m.to, j->m.output ? ", into " : "",
-	       j->m.output ? j->m.output : "");
-	*out = j;
 	for (uint32_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
 	free(in);
-	ptd__job_pump(j);
+	/* Every document is parsed before the answer, so a bad one is refused
+	 * at once; the job is not listed until then. */
+	j->state = PROTO_JOB_QUEUED;
+	ptd__job_load(j, ptd__submit_loaded, w);
 	return 0;
 fail:
 	if (paths != NULL)
@@ -162,6 +182,7 @@ fail:
 			free(paths[i]);
 	free(paths);
 	free(in);
+	free(w);
 	if (j != NULL) {
 		ptd_jmanifest_done(&j->m);
 		free(j);

@@ -63,6 +63,7 @@ struct ptd_job {
 	struct ptd__jwrite *wq_head, *wq_tail; /* journal appends waiting */
 	int writing;                 /* one is on a libuv pool thread */
 	int finishing;               /* the outputs are being written (pool) */
+	int loading;                 /* documents and journal being read (pool) */
 };
 
 typedef struct ptd__chunk {
@@ -74,7 +75,10 @@ typedef struct ptd__chunk {
 
 /* Shared between job-run.c, job-write.c and job-api.c. */
 int ptd__job_active(const ptd_job *j);
-int ptd__job_load(ptd_job *j, pt_err *e);
+/* Loads the documents and replays the journal on a pool thread, then
+ * calls fn on the loop thread (e NULL on success). */
+typedef void (*ptd__job_loaded_fn)(ptd_job *j, int rc, const pt_err *e, void *ud);
+int ptd__job_load(ptd_job *j, ptd__job_loaded_fn fn, void *ud);
 void ptd__job_pump(ptd_job *j);
 void ptd__job_append(ptd_jobs *js, ptd_job *j);
 int ptd__job_save(ptd_job *j, pt_err *e);

@@ -35,7 +35,7 @@ void ptd__job_unload(ptd_job *j)
 {
 	/* The chunks point into the documents; a pool thread may be writing
 	 * to the journal. The last of them to come back unloads. */
-	if (j->in_flight > 0 || j->writing || j->finishing)
+	if (j->in_flight > 0 || j->writing || j->finishing || j->loading)
 		return;
 	ptd__job_drop_writes(j);
 	if (j->docs != NULL)
@@ -90,32 +90,44 @@ void ptd__job_fail(ptd_job *j, int code, int file, const char *fmt, ...)
 
 /* ---- Loading ------------------------------------------------------------------- */
 
-typedef struct ptd__replay_ctx {
+/* ---- Loading, on a libuv pool thread ----------------------------------------------- */
+
+/* Parsing, cutting and replaying the journal of a big job takes seconds:
+ * it runs on a pool thread. Meanwhile the loop leaves the job's documents,
+ * journal and manifest alone (j->loading), and the results are taken over
+ * when the load comes back. */
+typedef struct ptd__jload {
+	uv_work_t req;
 	ptd_job *j;
-	uint64_t stale;
-} ptd__replay_ctx;
+	ptd_jdoc *docs;
+	ptd_journal *jr;
+	uint64_t total, done, flagged, dropped, stale;
+	int rc;
+	pt_err err;
+	ptd__job_loaded_fn fn;
+	void *ud;
+} ptd__jload;
 
 static int ptd__replay_rec(void *ud, const ptd_jrec *r)
 {
-	ptd__replay_ctx *x = ud;
-	ptd_job *j = x->j;
+	ptd__jload *w = ud;
 	ptd_jdoc *d;
 
 	/* A record that does not match the segment it names (another
 	 * segmentation, say after an ICU upgrade) is not used: the segment
 	 * is translated again. */
-	if (r->file >= j->m.n_files || r->seg >= (d = &j->docs[r->file])->n_segs ||
+	if (r->file >= w->j->m.n_files || r->seg >= (d = &w->docs[r->file])->n_segs ||
 	    d->segs[r->seg].crc != r->src_crc || d->segs[r->seg].len == 0) {
-		x->stale++;
+		w->stale++;
 		return 0;
 	}
 	return ptd_jdoc_seg_set(d, r->seg, r->text, r->len, r->flags & PTD_JREC_FLAGGED);
 }
 
 /* Parses one input. A file's source language is fixed at its first load. */
-static int ptd__load_file(ptd_job *j, uint32_t i, int *changed, pt_err *e)
+static int ptd__load_file(ptd__jload *w, uint32_t i, int *changed, pt_err *e)
 {
-	ptd_server *srv = j->js->srv;
+	ptd_job *j = w->j;
 	ptd_jfile *f = &j->m.files[i];
 	int from = LANGID_UND, rc;
 	char *buf;
@@ -128,9 +140,10 @@ static int ptd__load_file(ptd_job *j, uint32_t i, int *changed, pt_err *e)
 		free(buf);
 		return rc;
 	}
+	/* The detector is immutable: safe to use from this thread. */
 	rc = ptd_jdoc_load(buf, len, ptd_jdoc_fmt(f->format), j->m.to,
-			   strcmp(f->from, "auto") == 0 ? ptd_pipeline_detector(srv->pl) : NULL,
-			   &from, &j->docs[i], e);
+			   strcmp(f->from, "auto") == 0 ? ptd_pipeline_detector(j->js->srv->pl)
+			   : NULL, &from, &w->docs[i], e);
 	free(buf);
 	if (rc != 0) {
 		pt_err_prefix(e, "%s", f->name);
@@ -143,47 +156,106 @@ static int ptd__load_file(ptd_job *j, uint32_t i, int *changed, pt_err *e)
 	return 0;
 }
 
-/* Loads the documents and replays the journal. */
-int ptd__job_load(ptd_job *j, pt_err *e)
+/* Pool thread: the documents and the journal. */
+static void ptd__load_work(uv_work_t *req)
 {
-	ptd__replay_ctx x = { j, 0 };
-	uint64_t dropped = 0;
+	ptd__jload *w = req->data;
+	ptd_job *j = w->j;
 	int changed = 0, rc = 0;
 
-	if (j->docs != NULL)
-		return 0;
-	if ((j->docs = calloc(j->m.n_files, sizeof *j->docs)) == NULL)
-		return pt_err_set(e, PT_ENOMEM, "out of memory");
-	j->total = j->done = j->flagged = 0;
+	if ((w->docs = calloc(j->m.n_files, sizeof *w->docs)) == NULL) {
+		w->rc = pt_err_set(&w->err, PT_ENOMEM, "out of memory");
+		return;
+	}
 	for (uint32_t i = 0; i < j->m.n_files && rc == 0; i++)
-		rc = ptd__load_file(j, i, &changed, e);
+		rc = ptd__load_file(w, i, &changed, &w->err);
 	if (rc == 0 && changed)
-		rc = ptd_jstore_manifest_write(j->js->store, &j->m, e);
+		rc = ptd_jstore_manifest_write(j->js->store, &j->m, &w->err);
 	if (rc == 0)
-		rc = ptd_journal_open(j->js->store, j->m.id, ptd__replay_rec, &x, &j->jr,
-				      &dropped, e);
-	if (rc != 0) {
-		ptd__job_unload(j);
+		rc = ptd_journal_open(j->js->store, j->m.id, ptd__replay_rec, w, &w->jr,
+				      &w->dropped, &w->err);
+	for (uint32_t i = 0; i < j->m.n_files && rc == 0; i++) {
+		ptd_jdoc *d = &w->docs[i];
+		w->total += d->n_segs;
+		w->done += d->n_done;
+		for (uint32_t s = 0; s < d->n_segs; s++)
+			w->flagged += d->segs[s].flagged;
+	}
+	w->rc = rc;
+}
+
+/* Loop thread: the load is back; the job takes its results. */
+static void ptd__load_done(uv_work_t *req, int status)
+{
+	ptd__jload *w = req->data;
+	ptd_job *j = w->j;
+	ptd_jobs *js = j->js;
+	ptd_server *srv = js->srv;
+
+	srv->n_pending--;
+	j->loading = 0;
+	if (status != 0 && w->rc == 0)
+		w->rc = pt_err_set(&w->err, PT_EIO, "loading: %s", uv_strerror(status));
+	if (w->rc == 0) {
+		j->docs = w->docs;
+		j->jr = w->jr;
+		j->total = w->total;
+		j->done = w->done;
+		j->flagged = w->flagged;
+		j->cur_file = j->cur_seg = 0;
+		j->n_retry = 0;
+		j->t_run = pt_now();
+		j->done_run = 0;
+		if (w->stale > 0)
+			pt_log(PT_LOG_WARN, "job %s: %llu journal records do not match their "
+			       "segments; those are translated again", j->m.id,
+			       (unsigned long long)w->stale);
+		if (j->done > 0 || w->dropped > 0)
+			pt_log(PT_LOG_INFO, "job %s: resumed, %llu of %llu segments already done%s",
+			       j->m.id, (unsigned long long)j->done, (unsigned long long)j->total,
+			       w->dropped ? " (a torn journal record was dropped)" : "");
+	} else {
+		if (w->docs != NULL)
+			for (uint32_t i = 0; i < j->m.n_files; i++)
+				ptd_jdoc_done(&w->docs[i]);
+		free(w->docs);
+		ptd_journal_close(w->jr);
+	}
+	w->fn(j, w->rc, &w->err, w->ud);
+	free(w);
+	if (srv->stopping)
+		ptd_server_maybe_finish(srv);
+	else if (srv->jobs != NULL)
+		ptd__jobs_pump_all(srv->jobs);
+}
+
+int ptd__job_load(ptd_job *j, ptd__job_loaded_fn fn, void *ud)
+{
+	ptd__jload *w;
+	pt_err e;
+	int rc;
+
+	if (j->docs != NULL) {
+		fn(j, 0, NULL, ud); /* still loaded */
+		return 0;
+	}
+	if ((w = calloc(1, sizeof *w)) == NULL) {
+		rc = pt_err_set(&e, PT_ENOMEM, "out of memory");
+		fn(j, rc, &e, ud);
 		return rc;
 	}
-	if (x.stale > 0)
-		pt_log(PT_LOG_WARN, "job %s: %llu journal records do not match their segments; "
-		       "those are translated again", j->m.id, (unsigned long long)x.stale);
-	for (uint32_t i = 0; i < j->m.n_files; i++) {
-		ptd_jdoc *d = &j->docs[i];
-		j->total += d->n_segs;
-		j->done += d->n_done;
-		for (uint32_t s = 0; s < d->n_segs; s++)
-			j->flagged += d->segs[s].flagged;
+	w->j = j;
+	w->fn = fn;
+	w->ud = ud;
+	w->req.data = w;
+	if ((rc = uv_queue_work(j->js->srv->loop, &w->req, ptd__load_work, ptd__load_done)) != 0) {
+		free(w);
+		rc = pt_err_set(&e, PT_EIO, "loading: %s", uv_strerror(rc));
+		fn(j, rc, &e, ud);
+		return rc;
 	}
-	j->cur_file = j->cur_seg = 0;
-	j->n_retry = 0;
-	j->t_run = pt_now();
-	j->done_run = 0;
-	if (j->done > 0 || dropped > 0)
-		pt_log(PT_LOG_INFO, "job %s: resumed, %llu of %llu segments already done%s",
-		       j->m.id, (unsigned long long)j->done, (unsigned long long)j->total,
-		       dropped ? " (a torn journal record was dropped)" : "");
+	j->loading = 1;
+	j->js->srv->n_pending++; /* a stopping daemon waits for it */
 	return 0;
 }
 
@@ -278,6 +350,9 @@ void ptd__job_pump(ptd_job *j)
 	unsigned limit = ptd__n_active(js) > 1 ? 1 : 2;
 	ptd__chunk ch;
 
+	if (j->loading)
+		return;
+
 	while (ptd__job_active(j) && j->docs != NULL && !js->stopping && j->in_flight < limit &&
 	       ptd__pick(j, &ch)) {
 		int rc = ptd__submit(j, &ch);
@@ -364,18 +439,25 @@ void ptd__job_append(ptd_jobs *js, ptd_job *j)
 	js->n_jobs++;
 }
 
-/* Makes an active job run: load and pump. */
+/* A (re)started job is loaded: run it, or settle what happened meanwhile. */
+static void ptd__started(ptd_job *j, int rc, const pt_err *e, void *ud)
+{
+	(void)ud;
+	if (!ptd__job_active(j)) {
+		ptd__job_save(j, NULL); /* cancelled while it loaded */
+		ptd__job_unload(j);
+	} else if (rc != 0) {
+		ptd__job_fail(j, rc, -1, "%s", e->msg);
+	} else {
+		ptd__job_pump(j);
+	}
+}
+
+/* Makes an active job run: load (in the background), then pump. */
 static void ptd__start_job(ptd_job *j)
 {
-	pt_err e;
-	int rc;
-
 	j->state = PROTO_JOB_QUEUED;
-	if ((rc = ptd__job_load(j, &e)) != 0) {
-		ptd__job_fail(j, rc, -1, "%s", e.msg);
-		return;
-	}
-	ptd__job_pump(j);
+	ptd__job_load(j, ptd__started, NULL);
 }
 
 void ptd_job_retry(ptd_server *srv, ptd_job *j)
@@ -521,7 +603,7 @@ void ptd_jobs_free(ptd_server *srv)
 		/* The worker has stopped and no journal write is left (the
 		 * server waited for them): nothing points into the job. */
 		j->in_flight = 0;
-		j->writing = j->finishing = 0;
+		j->writing = j->finishing = j->loading = 0;
 		ptd__job_unload(j);
 		ptd_jmanifest_done(&j->m);
 		free(j);
@@ -546,9 +628,12 @@ int ptd_job_cancel(ptd_server *srv, ptd_job *j)
 	if (j->state == PROTO_JOB_DONE || j->state == PROTO_JOB_CANCELLED)
 		return 0;
 	j->state = PROTO_JOB_CANCELLED;
-	free(j->m.error);
-	j->m.error = NULL;
-	ptd__job_save(j, NULL);
+	if (!j->loading) {
+		/* (A job being loaded saves its state when the load is back.) */
+		free(j->m.error);
+		j->m.error = NULL;
+		ptd__job_save(j, NULL);
+	}
 	ptd__cancel_chunks(j);
 	ptd__job_unload(j);
 	pt_log(PT_LOG_INFO, "job %s: cancelled at %llu of %llu segments", j->m.id,

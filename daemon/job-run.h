@@ -50,12 +50,25 @@ typedef struct ptd_jobs ptd_jobs;
 /* Why the jobs folder could not be opened, or NULL when it is usable. */
 const char *ptd_jobs_unavailable(ptd_server *srv);
 
-/* Creates and starts a job from a job.submit request: copies the inputs
- * in, parses every document (a bad one fails the submission and leaves
- * nothing behind). On success *out is the new job. Errors: PT_EINVAL,
- * PT_ELANG, PT_EFORMAT, PT_EUTF8 (bad_request or unsupported_language),
- * PT_ETOOLARGE, PT_ENOTFOUND, PT_EPERM, PT_ENOSPACE, PT_EIO. */
-int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, ptd_job **out, pt_err *e);
+/* Who waits for the answer to a job.submit. */
+typedef struct ptd_job_waiter {
+	unsigned client;             /* connection id (the connection may go) */
+	uint32_t msgid;
+	int subscribe;
+	double t0;
+} ptd_job_waiter;
+
+/* Creates a job from a job.submit request: checks it and copies the
+ * inputs in now (errors returned at once: PT_EINVAL, PT_ELANG,
+ * PT_ETOOLARGE, PT_ENOTFOUND, PT_EPERM, PT_ENOSPACE, PT_EIO), then parses
+ * every document on a pool thread; ptd_cmd_job_submitted gets the outcome
+ * (a bad document refuses the job and leaves nothing behind). */
+int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, const ptd_job_waiter *w,
+		    pt_err *e);
+/* cmd-job.c: answers a job.submit: j is the new job, or NULL with rc and e
+ * saying why it was refused. */
+void ptd_cmd_job_submitted(ptd_server *srv, const ptd_job_waiter *w, ptd_job *j, int rc,
+			   const pt_err *e);
 ptd_job *ptd_jobs_find(ptd_server *srv, const char *id);
 const char *ptd_job_id(const ptd_job *j);
 /* The jobs in submission order, for job.list: i from 0 until NULL. */
