@@ -21,10 +21,13 @@
  * other jobs are running (two when alone, so the engine does not wait for
  * the journal), so jobs of the same priority take turns, chunk by chunk.
  *
- * A chunk's records go to the journal on a libuv pool thread
- * (uv_queue_work: short file I/O, what that pool is for), one append at a
- * time per job; its segments count as done only when the append and its
- * fdatasync have returned. Everything else runs on the loop thread.
+ * Three kinds of work run on libuv pool threads (uv_queue_work: file I/O
+ * and parsing, never engine work): loading a job (reading its inputs,
+ * parsing and cutting them, replaying the journal), a chunk's journal
+ * append (one at a time per job; its segments count as done only when the
+ * append and its fdatasync have returned), and writing the outputs. While
+ * one runs, the loop leaves the parts it uses alone (j->loading, writing,
+ * finishing). Everything else runs on the loop thread.
  *
  * Policies: a job that fails on the disk (full, read-only, I/O error)
  * keeps its input and journal and is tried again when job.status or
