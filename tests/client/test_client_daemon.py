@@ -41,6 +41,22 @@ def check(cond, what):
         print("FAIL:", what, flush=True)
 
 
+def sanitizer_check(log):
+    """In a sanitizer build: what it found in the daemons the client
+    started (their stderr goes to polytransd.log), leaks at exit included."""
+    try:
+        with open(log, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return
+    for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                 "Sanitizer:DEADLYSIGNAL"):
+        if mark in text:
+            i = text.find(mark)
+            check(False, "sanitizer report from polytransd:\n" + text[max(0, i - 200):i + 6000])
+            return
+
+
 def daemon_pids(sock):
     """Processes of ours whose command line names this socket."""
     pids = []
@@ -86,6 +102,7 @@ def main():
                 if not daemon_pids(sock):
                     break
                 time.sleep(0.1)
+            sanitizer_check(os.path.join(tmp, "state", "polytrans", "polytransd.log"))
     if FAILS:
         print("%d checks failed" % len(FAILS))
         return 1

@@ -115,7 +115,9 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
+            self.sanitizer_check()
+            return rc
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -129,11 +131,25 @@ class Daemon:
         self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def sanitizer_check(self):
+        """Fails if a sanitizer build of polytransd reported anything
+        (an invalid access, undefined behaviour, leaks at exit)."""
+        log = self.stderr()
+        marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                 "Sanitizer:DEADLYSIGNAL")
+        if any(m in log for m in marks):
+            i = min(log.find(m) for m in marks if m in log)
+            fail("sanitizer report from polytransd:\n" + log[max(0, i - 200):i + 6000])
+
     def __enter__(self):
         return self
 
-    def __exit__(self, *a):
-        self.close()
+    def __exit__(self, etype, *a):
+        try:
+            if etype is None and self.proc.poll() is not None:
+                self.sanitizer_check()
+        finally:
+            self.close()
 
 
 class Closed(Exception):
