@@ -57,11 +57,13 @@ static void ptd__submit_exec(ptd_client *c, proto_msg *m)
 		ptd_reply_error(c, m->msgid, PROTO_ERR_SHUTTING_DOWN,
 				"polytransd is stopping and takes no new work");
 		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, w.t0, "refused: stopping");
-	} else if ((rc = ptd_jobs_submit(c->srv, &m->req.p.job_submit, &w, &e)) != 0) {
+	} else if ((rc = ptd_jobs_submit(c->srv, m, &w, &e)) != 0) {
 		ptd_reply_error(c, m->msgid, ptd__submit_code(rc), "%s", e.msg);
 		ptd_log_request(c, m->msgid, PROTO_M_JOB_SUBMIT, w.t0, "refused: %s", e.msg);
+	} else {
+		/* m is the job's now; ptd_cmd_job_submitted answers. */
+		return;
 	}
-	/* Answered by ptd_cmd_job_submitted once the documents are parsed. */
 	proto_msg_free(m);
 }
 

@@ -110,21 +110,55 @@ static int ptd__prepare(const proto_job_submit_req *q, ptd_jmanifest *m, ptd_jin
 	return 0;
 }
 
-/* The documents of a new job are parsed: it joins the list, or is
- * removed with nothing left behind. */
+/* A submission in progress: the request (its bytes back the inputs) and
+ * the inputs, until the job is created and parsed on a pool thread. */
+typedef struct ptd__submit {
+	ptd_job_waiter w;
+	proto_msg *msg;
+	ptd_jinput *in;
+	char **paths;
+	uint32_t n;
+	int created;
+} ptd__submit;
+
+static void ptd__submit_free(ptd__submit *x)
+{
+	if (x == NULL)
+		return;
+	if (x->paths != NULL)
+		for (uint32_t i = 0; i < x->n; i++)
+			free(x->paths[i]);
+	free(x->paths);
+	free(x->in);
+	proto_msg_free(x->msg);
+	free(x);
+}
+
+/* Pool thread: copies the inputs in (paths are read here). */
+static int ptd__submit_create(ptd_job *j, void *ud, pt_err *e)
+{
+	ptd__submit *x = ud;
+	int rc = ptd_jstore_create(j->js->store, &j->m, x->in, x->n, e);
+
+	x->created = rc == 0;
+	return rc;
+}
+
+/* The new job is created and its documents parsed: it joins the list, or
+ * is removed with nothing left behind. */
 static void ptd__submit_loaded(ptd_job *j, int rc, const pt_err *e, void *ud)
 {
-	ptd_job_waiter *w = ud;
+	ptd__submit *x = ud;
 	ptd_jobs *js = j->js;
 	pt_err e2;
 
 	if (rc != 0) {
-		if (ptd_jstore_remove(js->store, j->m.id, &e2) != 0)
+		if (x->created && ptd_jstore_remove(js->store, j->m.id, &e2) != 0)
 			pt_log(PT_LOG_WARN, "job %s: %s", j->m.id, e2.msg);
-		ptd_cmd_job_submitted(js->srv, w, NULL, rc, e);
+		ptd_cmd_job_submitted(js->srv, &x->w, NULL, rc, e);
 		ptd_jmanifest_done(&j->m);
 		free(j);
-		free(w);
+		ptd__submit_free(x);
 		return;
 	}
 	j->m.segments = j->total;
@@ -133,19 +167,17 @@ static void ptd__submit_loaded(ptd_job *j, int rc, const pt_err *e, void *ud)
 	pt_log(PT_LOG_INFO, "job %s: %u files, %llu segments, to %s%s%s", j->m.id,
 	       (unsigned)j->m.n_files, (unsigned long long)j->total, j->m.to,
 	       j->m.output ? ", into " : "", j->m.output ? j->m.output : "");
-	ptd_cmd_job_submitted(js->srv, w, j, 0, NULL);
-	free(w);
+	ptd_cmd_job_submitted(js->srv, &x->w, j, 0, NULL);
+	ptd__submit_free(x);
 	ptd__job_pump(j);
 }
 
-int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, const ptd_job_waiter *wt,
-		    pt_err *e)
+int ptd_jobs_submit(ptd_server *srv, proto_msg *m, const ptd_job_waiter *wt, pt_err *e)
 {
+	const proto_job_submit_req *q = &m->req.p.job_submit;
 	ptd_jobs *js = srv->jobs;
 	uint32_t n = q->n_files > 0 ? q->n_files : q->n_paths;
-	ptd_job_waiter *w = NULL;
-	ptd_jinput *in = NULL;
-	char **paths = NULL;
+	ptd__submit *x = NULL;
 	ptd_job *j = NULL;
 	int rc;
 
@@ -154,35 +186,31 @@ int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, const ptd_jo
 				  ptd_jobs_unavailable(srv));
 	if (n == 0)
 		return pt_err_set(e, PT_EINVAL, "a job needs files or paths");
-	if ((j = calloc(1, sizeof *j)) == NULL || (in = calloc(n, sizeof *in)) == NULL ||
-	    (paths = calloc(n, sizeof *paths)) == NULL || (w = malloc(sizeof *w)) == NULL ||
+	if ((j = calloc(1, sizeof *j)) == NULL || (x = calloc(1, sizeof *x)) == NULL ||
+	    (x->in = calloc(n, sizeof *x->in)) == NULL ||
+	    (x->paths = calloc(n, sizeof *x->paths)) == NULL ||
 	    (j->m.files = calloc(n, sizeof *j->m.files)) == NULL) {
 		rc = pt_err_set(e, PT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	*w = *wt;
+	x->w = *wt;
+	x->n = n;
 	j->m.n_files = n;
 	j->js = js;
 	j->err_file = -1;
-	if ((rc = ptd__prepare(q, &j->m, in, paths, e)) != 0 ||
-	    (rc = ptd_jstore_create(js->store, &j->m, in, n, e)) != 0)
+	if ((rc = ptd__prepare(q, &j->m, x->in, x->paths, e)) != 0)
 		goto fail;
-	for (uint32_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(in);
-	/* Every document is parsed before the answer, so a bad one is refused
-	 * at once; the job is not listed until then. */
+	if (j->m.id[0] == '\0' && (rc = ptd_jstore_new_id(j->m.id, e)) != 0)
+		goto fail;
+	x->msg = m; /* from here on, freed with x */
+	/* Copying the inputs in and parsing them happen on a pool thread;
+	 * the answer comes once every document parsed, so a bad one is
+	 * refused at once. The job is not listed until then. */
 	j->state = PROTO_JOB_QUEUED;
-	ptd__job_load(j, ptd__submit_loaded, w);
+	ptd__job_load(j, ptd__submit_create, ptd__submit_loaded, x);
 	return 0;
 fail:
-	if (paths != NULL)
-		for (uint32_t i = 0; i < n; i++)
-			free(paths[i]);
-	free(paths);
-	free(in);
-	free(w);
+	ptd__submit_free(x);
 	if (j != NULL) {
 		ptd_jmanifest_done(&j->m);
 		free(j);

@@ -75,10 +75,12 @@ typedef struct ptd__chunk {
 
 /* Shared between job-run.c, job-write.c and job-api.c. */
 int ptd__job_active(const ptd_job *j);
-/* Loads the documents and replays the journal on a pool thread, then
- * calls fn on the loop thread (e NULL on success). */
+/* Loads the documents and replays the journal on a pool thread (after
+ * pre, if not NULL, there too: the creation of a new job), then calls fn
+ * on the loop thread (e NULL on success). */
+typedef int (*ptd__job_pre_fn)(ptd_job *j, void *ud, pt_err *e);
 typedef void (*ptd__job_loaded_fn)(ptd_job *j, int rc, const pt_err *e, void *ud);
-int ptd__job_load(ptd_job *j, ptd__job_loaded_fn fn, void *ud);
+int ptd__job_load(ptd_job *j, ptd__job_pre_fn pre, ptd__job_loaded_fn fn, void *ud);
 void ptd__job_pump(ptd_job *j);
 void ptd__job_append(ptd_jobs *js, ptd_job *j);
 int ptd__job_save(ptd_job *j, pt_err *e);

@@ -105,6 +105,7 @@ typedef struct ptd__jload {
 	int rc;
 	pt_err err;
 	ptd__job_loaded_fn fn;
+	ptd__job_pre_fn pre;
 	void *ud;
 } ptd__jload;
 
@@ -163,6 +164,8 @@ static void ptd__load_work(uv_work_t *req)
 	ptd_job *j = w->j;
 	int changed = 0, rc = 0;
 
+	if (w->pre != NULL && (w->rc = w->pre(j, w->ud, &w->err)) != 0)
+		return;
 	if ((w->docs = calloc(j->m.n_files, sizeof *w->docs)) == NULL) {
 		w->rc = pt_err_set(&w->err, PT_ENOMEM, "out of memory");
 		return;
@@ -229,7 +232,7 @@ static void ptd__load_done(uv_work_t *req, int status)
 		ptd__jobs_pump_all(srv->jobs);
 }
 
-int ptd__job_load(ptd_job *j, ptd__job_loaded_fn fn, void *ud)
+int ptd__job_load(ptd_job *j, ptd__job_pre_fn pre, ptd__job_loaded_fn fn, void *ud)
 {
 	ptd__jload *w;
 	pt_err e;
@@ -245,6 +248,7 @@ int ptd__job_load(ptd_job *j, ptd__job_loaded_fn fn, void *ud)
 		return rc;
 	}
 	w->j = j;
+	w->pre = pre;
 	w->fn = fn;
 	w->ud = ud;
 	w->req.data = w;
@@ -457,7 +461,7 @@ static void ptd__started(ptd_job *j, int rc, const pt_err *e, void *ud)
 static void ptd__start_job(ptd_job *j)
 {
 	j->state = PROTO_JOB_QUEUED;
-	ptd__job_load(j, ptd__started, NULL);
+	ptd__job_load(j, NULL, ptd__started, NULL);
 }
 
 void ptd_job_retry(ptd_server *srv, ptd_job *j)

@@ -61,13 +61,13 @@ typedef struct ptd_job_waiter {
 	double t0;
 } ptd_job_waiter;
 
-/* Creates a job from a job.submit request: checks it and copies the
- * inputs in now (errors returned at once: PT_EINVAL, PT_ELANG,
- * PT_ETOOLARGE, PT_ENOTFOUND, PT_EPERM, PT_ENOSPACE, PT_EIO), then parses
- * every document on a pool thread; ptd_cmd_job_submitted gets the outcome
- * (a bad document refuses the job and leaves nothing behind). */
-int ptd_jobs_submit(ptd_server *srv, const proto_job_submit_req *q, const ptd_job_waiter *w,
-		    pt_err *e);
+/* Creates a job from a job.submit request m: checks it now (errors
+ * returned at once, m left to the caller: PT_EINVAL, PT_ELANG, PT_ENOMEM),
+ * then takes m over, copies the inputs in and parses every document on a
+ * pool thread; ptd_cmd_job_submitted gets the outcome (an unreadable path,
+ * a full disk or a bad document refuses the job and leaves nothing
+ * behind). */
+int ptd_jobs_submit(ptd_server *srv, proto_msg *m, const ptd_job_waiter *w, pt_err *e);
 /* cmd-job.c: answers a job.submit: j is the new job, or NULL with rc and e
  * saying why it was refused. */
 void ptd_cmd_job_submitted(ptd_server *srv, const ptd_job_waiter *w, ptd_job *j, int rc,
