@@ -371,7 +371,8 @@ static int ptd__report(ptd_job *j, proto_job_report *rep, pt_err *e)
 			for (uint32_t s = 0; s < j->docs[f].n_segs; s++)
 				if (j->docs[f].segs[s].flagged)
 					ptd__flag_msg(&x, f, s);
-	} else if (ptd_journal_open(j->js->store, j->m.id, ptd__flag_rec, &x, &jr, NULL,
+	} else if (!j->loading && /* else a pool thread has the journal */
+		   ptd_journal_open(j->js->store, j->m.id, ptd__flag_rec, &x, &jr, NULL,
 				    NULL) == 0) {
 		ptd_journal_close(jr);
 	}
