@@ -25,7 +25,7 @@ static const ptd__key ptd__keys[] = {
 	{ "socket", PTD__STR, PTD__F(socket_path), 0, 0, 0,
 	  "socket path; default $XDG_RUNTIME_DIR/polytrans.sock" },
 	{ "state_dir", PTD__STR, PTD__F(state_dir), 0, 0, 0,
-	  "folder of batch jobs (not used until batch jobs come); default $XDG_STATE_HOME/polytrans" },
+	  "folder of batch jobs (jobs/<id>/); default $XDG_STATE_HOME/polytrans" },
 	{ "prompt_template", PTD__STR, PTD__F(prompt_template), 0, 0, 0,
 	  "a prompt template file overriding the model's prompt kind" },
 	{ "threads", PTD__INT, PTD__F(threads), 0, 0, 256,
