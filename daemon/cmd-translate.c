@@ -116,6 +116,13 @@ void ptd_translate_answer(ptd_client *c, ptd_request *r)
 	proto_str *texts = NULL, *warns = NULL;
 	size_t nw, out_bytes = 0, segs = 0, modelled = 0;
 
+	/* A cancel that arrived while the last step ran was answered
+	 * `cancelled: true`; the request is then answered as cancelled, as
+	 * polytrans-protocol(7) promises, even though it finished. */
+	if (r->rc == 0 && r->cancel) {
+		r->rc = PT_ECANCELLED;
+		pt_err_set(&r->err, PT_ECANCELLED, "cancelled");
+	}
 	if (r->rc != 0 || r->tr == NULL) {
 		ptd__answer_error(c, r);
 		return;
