@@ -31,11 +31,15 @@ hostile clients, one scenario per run: test-faults.py POLYTRANSD SCENARIO.
              ("File too large"), input and journal kept; after a restart
              without the limit it completes with the output of a run that
              never failed (SIGXFSZ must not kill the daemon)
+  cancelrace a cancel racing the end of its request: `cancelled: true` is
+             always followed by the request's `cancelled` error, false by
+             its translation, as polytrans-protocol(7) says
 The full disk (a small tmpfs) and SIGKILL in the middle of a job are
 tests/jobs' scenarios `full` and `crash`.
 """
 
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -385,7 +389,34 @@ def t_fsize(exe):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-TESTS = {"fds": t_fds, "kvcache": t_kvcache, "reader": t_reader, "slowloris": t_slowloris,
+# ---- cancelrace ------------------------------------------------------------------------------
+
+def t_cancelrace(exe):
+    """A cancel that meets a request finishing: `cancelled: true` must
+    mean the request is answered `cancelled`, false that it is answered
+    with its translation (both happen here, by design of the timing)."""
+    rng = random.Random(int(os.environ.get("CANCEL_SEED", 3)))
+    seen = {}
+    with Daemon(exe, settings={"log_level": "warn"}) as d:
+        c = Client(d.sock)
+        for _ in range(1500):
+            tid = c.send("translate", dict(TR, max_tokens=rng.choice([1, 2, 3])))
+            if rng.random() < 0.5:
+                time.sleep(rng.uniform(0, 0.004))
+            cid = c.send("cancel", {"request": tid})
+            said = c.wait_reply(cid)[3]["cancelled"]
+            m = c.wait_reply(tid)
+            got = None if m[2] is None else m[2]["code"]
+            seen[(said, got)] = seen.get((said, got), 0) + 1
+            check((said, got) in ((True, "cancelled"), (False, None)),
+                  "cancel answered cancelled=%r, the request answered %r" % (said, m[2:]))
+        c.close()
+    print("cancelrace: %s" % ", ".join("cancelled=%s -> %s: %d" % (k[0], k[1] or "result", v)
+                                       for k, v in sorted(seen.items(), key=str)))
+    check(len(seen) == 2, "the timing never hit one of the cases: %r" % seen)
+
+
+TESTS = {"cancelrace": t_cancelrace, "fds": t_fds, "kvcache": t_kvcache, "reader": t_reader, "slowloris": t_slowloris,
          "model": t_model, "fsize": t_fsize}
 
 if __name__ == "__main__":
