@@ -12,7 +12,9 @@ random mix:
               the translate answered with its translation
   disconnect  a translate, then the connection closed without reading
               (the daemon cancels it); the client connects again
-Every request must be answered (or cancelled) as asked, with no error.
+Every request must be answered (or cancelled) as asked, with no error; a
+third of the translate requests stream their segments. Afterwards the
+daemon holds as many descriptors and threads as before.
 
 Memory: the daemon's RSS (VmRSS of /proc/PID/status) is sampled while the
 load runs; the highest RSS during the first thousand answered requests
@@ -74,8 +76,10 @@ def pick(rng):
 
 def translate_params(rng, tokens):
     src, text = rng.choice(SENTENCES)
+    # A third streamed: segment notifications go to clients that may have
+    # left or cancelled by then.
     return {"text": text, "to": rng.choice([t for t in TARGETS if t != src]),
-            "from": src, "max_tokens": tokens}
+            "from": src, "max_tokens": tokens, "stream": rng.random() < 0.3}
 
 
 def expect_ok(m, what):
@@ -155,6 +159,8 @@ def main(exe):
     # an error here, and queue limits have their own tests.
     with Daemon(exe, settings={"max_clients": n_clients + 8, "queue_size": 4 * n_clients,
                                "max_tokens": 3, "log_level": "warn"}) as d:
+        time.sleep(0.3)  # the start-up check's connection is closed by now
+        fds0, threads0 = d.n_fds(), len(os.listdir("/proc/%d/task" % d.proc.pid))
         count, errors, samples = Counter(), [], []
         stop = threading.Event()
         sampler = threading.Thread(target=sample, args=(d, count, total, samples, stop))
@@ -187,6 +193,13 @@ def main(exe):
         check(st["queue"] == 0 and st["in_flight"] == 0,
               "work left after the load: %r" % st)
         c.close()
+        time.sleep(0.3)
+        fds1, threads1 = d.n_fds(), len(os.listdir("/proc/%d/task" % d.proc.pid))
+        print("daemon descriptors %d before, %d after; threads %d before, %d after"
+              % (fds0, fds1, threads0, threads1))
+        check(fds1 == fds0, "descriptors leaked: %d before the load, %d after" % (fds0, fds1))
+        check(threads1 == threads0, "threads: %d before the load, %d after"
+              % (threads0, threads1))
         first = [r for n, r in samples if n <= 1000]
         last = [r for n, r in samples if n >= total - 1000]
         check(first and last, "too few memory samples (%d)" % len(samples))
