@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #ifndef PTD_BUNDLED_MODEL
 #define PTD_BUNDLED_MODEL "/usr/local/share/polytrans/models/bundled.gguf"
 #endif
+/* PTD_BUILD_DIR and PTD_SOURCE_BUNDLED_MODEL come from meson: the folder
+ * this daemon is built in and the source tree's tools/bundled/bundled.gguf. */
 
 typedef struct ptd__args {
 	char **kv;                   /* key, value pairs for the config */
@@ -171,21 +174,59 @@ static void ptd__data_dir(char *buf, size_t cap)
 		snprintf(buf, cap, "%s/.local/share/polytrans/models", home ? home : "");
 }
 
-/* --model / config `model`, the data folder, then the bundled model
- * (POLYTRANS_MODEL_PATH first, then the installed one). */
+/*
+ * The source tree's bundled model, for a daemon that runs from its build
+ * folder: build/client/polytrans starts build/daemon/polytransd (the
+ * README's main command), and the model is committed in the source tree,
+ * not installed. An installed daemon never looks there. NULL otherwise.
+ */
+static const char *ptd__source_bundled(void)
+{
+#if defined(PTD_BUILD_DIR) && defined(PTD_SOURCE_BUNDLED_MODEL)
+	char self[PATH_MAX], build[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return NULL;
+	*slash = '\0';
+	if (realpath(PTD_BUILD_DIR, build) == NULL || strcmp(self, build) != 0)
+		return NULL;
+	return PTD_SOURCE_BUNDLED_MODEL;
+#else
+	return NULL;
+#endif
+}
+
+/* A model named by the person (--model, config `model`, POLYTRANS_MODEL)
+ * must exist: falling back to another one would hide the mistake. */
+static char *ptd__named_model(const char *path, const char *what, pt_err *e)
+{
+	errno = 0;
+	if (ptd__is_file(path))
+		return strdup(path);
+	pt_err_set(e, PT_ENOTFOUND, "model %s%s: %s", what, path,
+		   errno ? strerror(errno) : "not a regular file");
+	return NULL;
+}
+
+/* --model / config `model`, POLYTRANS_MODEL, the data folder, then the
+ * bundled model: POLYTRANS_MODEL_PATH, the installed one, and for a daemon
+ * run from its build folder the source tree's (polytransd(8), MODEL). */
 static char *ptd__find_model(const ptd_config *cfg, pt_err *e)
 {
 	char dir[4096];
 	const char *env = getenv("POLYTRANS_MODEL_PATH");
+	const char *named = getenv("POLYTRANS_MODEL"), *src;
 	char *p;
 
-	if (cfg->model != NULL) {
-		if (ptd__is_file(cfg->model))
-			return strdup(cfg->model);
-		pt_err_set(e, PT_ENOTFOUND, "model %s: %s", cfg->model,
-			   errno ? strerror(errno) : "not a regular file");
-		return NULL;
-	}
+	if (cfg->model != NULL)
+		return ptd__named_model(cfg->model, "", e);
+	if (named != NULL && named[0] != '\0')
+		return ptd__named_model(named, "POLYTRANS_MODEL=", e);
 	ptd__data_dir(dir, sizeof dir);
 	if ((p = ptd__first_gguf(dir)) != NULL)
 		return p;
@@ -193,14 +234,16 @@ static char *ptd__find_model(const ptd_config *cfg, pt_err *e)
 		return strdup(env);
 	if (ptd__is_file(PTD_BUNDLED_MODEL))
 		return strdup(PTD_BUNDLED_MODEL);
+	if ((src = ptd__source_bundled()) != NULL && ptd__is_file(src))
+		return strdup(src);
+	/* Short enough for a pt_err message with ordinary paths. */
 	pt_err_set(e, PT_ENOTFOUND,
-		   "no model found: no --model, no 'model =' in the config file, no *.gguf in %s, "
-		   "no bundled model at %s%s%s.\n"
-		   "To get one, download the PolyLM checkpoint from Hugging Face (for example\n"
-		   "DAMO-NLP-MT/polylm-1.7b: config.json, pytorch_model.bin, tokenizer.model)\n"
-		   "and convert it:\n"
+		   "no model found (no --model, no 'model =' in the config, no *.gguf in %s, "
+		   "no bundled model at %s%s%s).\n"
+		   "Download a PolyLM checkpoint from Hugging Face (e.g. DAMO-NLP-MT/polylm-1.7b)\n"
+		   "and convert it into that folder (mkdir -p it first):\n"
 		   "    polylm-convert polylm-1.7b %s/polylm-1.7b-q8_0.gguf --outtype q8_0\n"
-		   "(mkdir -p that folder first), then start polytransd again, or pass --model FILE",
+		   "then start polytransd again, or pass --model FILE",
 		   dir, PTD_BUNDLED_MODEL, env ? " or POLYTRANS_MODEL_PATH=" : "", env ? env : "",
 		   dir);
 	return NULL;
@@ -224,6 +267,19 @@ static int ptd__load_config(ptd_server *srv, const ptd__args *a, char *path_buf,
 	if (rc == 0)
 		rc = ptd_config_set_all(&srv->cfg, a->kv, a->n_kv, e);
 	return rc;
+}
+
+/* Said once at start: the bundled model is small and translates short,
+ * everyday text only; a person should know, and know how to do better. */
+static void ptd__bundled_notice(void)
+{
+	char dir[4096];
+
+	ptd__data_dir(dir, sizeof dir);
+	pt_log(PT_LOG_WARN, "this is polytrans's small bundled model: a few million parameters, "
+	       "for short interface and everyday text; for real translation quality install "
+	       "PolyLM-1.7B or 13B: convert its Hugging Face checkpoint with polylm-convert "
+	       "and put the .gguf in %s/ (see polytransd(8), MODEL)", dir);
 }
 
 static int ptd__open(ptd_server *srv, pt_err *e)
@@ -264,6 +320,8 @@ static int ptd__open(ptd_server *srv, pt_err *e)
 		       info.name && info.name[0] ? info.name : "(unnamed)", info.weight_type,
 		       (unsigned long long)info.n_params, ptd_pipeline_kind(srv->pl),
 		       ptd_pipeline_n_ctx(srv->pl), pt_now() - t0);
+		if (info.bundled)
+			ptd__bundled_notice();
 	}
 	return 0;
 }
