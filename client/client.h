@@ -144,6 +144,11 @@ int pc_cmd_translate(const pc_opts *o, pc_conn *c);
 int pc_cmd_detect(const pc_opts *o, pc_conn *c);
 int pc_cmd_languages(const pc_opts *o, pc_conn *c);
 int pc_cmd_status(const pc_opts *o, pc_conn *c);
+/* After this client started the daemon itself (info.c): when that daemon
+ * serves the small bundled model, one line on stderr says so, once per
+ * daemon, unless --quiet. A failure here is silent: the request that
+ * follows reports it. */
+void pc_bundled_notice(const pc_opts *o, pc_conn *c);
 
 /* ---- Batch jobs ------------------------------------------------------------ */
 

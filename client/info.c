@@ -272,6 +272,29 @@ int pc_cmd_languages(const pc_opts *o, pc_conn *c)
 	return fflush(stdout) == 0 ? PC_EXIT_OK : PC_EXIT_FAIL;
 }
 
+/* What the bundled model is and how to do better, for --status. */
+#define PC__BUNDLED_NOTE \
+	"the small bundled model, for short everyday text; for real quality convert " \
+	"PolyLM-1.7B or 13B with polylm-convert into $XDG_DATA_HOME/polytrans/models/ " \
+	"(see polytransd(8))"
+
+void pc_bundled_notice(const pc_opts *o, pc_conn *c)
+{
+	proto_request r;
+	proto_msg *m = NULL;
+	pt_err e = { 0 };
+
+	if (o->quiet)
+		return;
+	proto_request_init(&r, PROTO_M_STATUS);
+	if (pc_conn_call(c, &r, &m, &e) != 0)
+		return;
+	if (m->resp.error.code == PROTO_ERR_NONE && m->resp.r.status.model.bundled)
+		fputs("polytrans: started polytransd with the small bundled model; "
+		      "'polytrans --status' says how to install PolyLM\n", stderr);
+	proto_msg_free(m);
+}
+
 static void pc__status_json(const proto_status_res *s)
 {
 	const proto_model_info *mi = &s->model;
@@ -287,6 +310,8 @@ static void pc__status_json(const proto_status_res *s)
 	pc_json_pstr(stdout, mi->type);
 	printf(", \"bundled\": %s, \"params\": %llu", mi->bundled ? "true" : "false",
 	       (unsigned long long)mi->params);
+	if (mi->bundled)
+		fputs(", \"note\": \"" PC__BUNDLED_NOTE "\"", stdout);
 	if (mi->context)
 		printf(", \"context\": %u", mi->context);
 	printf("}, \"uptime_s\": %.3f, \"queue\": %u, \"in_flight\": %u, \"clients\": %u",
@@ -316,7 +341,10 @@ static void pc__status_text(const proto_status_res *s)
 	printf("%s", mi->bundled ? ", bundled" : "");
 	if (mi->context)
 		printf(", context %u tokens", mi->context);
-	printf("\nversion:  %.*s\n", (int)s->version.len, s->version.ptr);
+	printf("\n");
+	if (mi->bundled)
+		printf("note:     " PC__BUNDLED_NOTE "\n");
+	printf("version:  %.*s\n", (int)s->version.len, s->version.ptr);
 	printf("uptime:   %llud %02lluh %02llum %02llus\n", up / 86400, up / 3600 % 24,
 	       up / 60 % 60, up % 60);
 	printf("queue:    %u waiting, %u in flight, %u client%s\n", s->queue, s->in_flight,

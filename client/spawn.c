@@ -59,7 +59,28 @@ static int pc__absolute(const char *path, char *buf, size_t cap, pt_err *e)
 	return 0;
 }
 
-/* polytransd next to this executable, else in PATH; $POLYTRANSD first. */
+/*
+ * A client run from its build folder (build/client/polytrans, the README's
+ * main command) starts the daemon built beside it, build/daemon/polytransd:
+ * meson passes both paths (client/meson.build). 0 if found, into buf.
+ */
+static int pc__build_daemon(const char *self_dir, char *buf, size_t cap)
+{
+#if defined(PC_BUILD_DIR) && defined(PC_BUILD_DAEMON)
+	char build[PATH_MAX];
+	int k;
+	if (realpath(PC_BUILD_DIR, build) == NULL || strcmp(self_dir, build) != 0)
+		return -1;
+	k = snprintf(buf, cap, "%s", PC_BUILD_DAEMON);
+	return k > 0 && (size_t)k < cap && access(buf, X_OK) == 0 ? 0 : -1;
+#else
+	(void)self_dir, (void)buf, (void)cap;
+	return -1;
+#endif
+}
+
+/* polytransd next to this executable (or, in a build folder, the one built
+ * beside it), else in PATH; $POLYTRANSD first. */
 static int pc__find_daemon(char *buf, size_t cap, pt_err *e)
 {
 	const char *env = getenv("POLYTRANSD");
@@ -77,6 +98,8 @@ static int pc__find_daemon(char *buf, size_t cap, pt_err *e)
 			*slash = '\0';
 			int k = snprintf(buf, cap, "%s/polytransd", self);
 			if (k > 0 && (size_t)k < cap && access(buf, X_OK) == 0)
+				return 0;
+			if (pc__build_daemon(self, buf, cap) == 0)
 				return 0;
 		}
 	}
@@ -283,8 +306,10 @@ static int pc__start(const pc_opts *o, const char *sock, double deadline, pc_con
 	if (deadline > 0 && deadline < until)
 		until = deadline;
 	rc = pc__wait_ready(abs_sock, pid, log, log_from, until, c, e);
-	if (rc == 0)
+	if (rc == 0) {
 		c->deadline = deadline;
+		pc_bundled_notice(o, c);
+	}
 	return rc;
 }
 
