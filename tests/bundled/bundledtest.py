@@ -12,6 +12,8 @@ failures = []
 # What the daemon logs once at start and the client says on a first run.
 LOG_NOTICE = "this is polytrans's small bundled model"
 CLIENT_NOTICE = 'started polytransd with the small bundled model'
+SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                   'Sanitizer:DEADLYSIGNAL')
 
 
 def check(ok, what):
@@ -66,19 +68,26 @@ class FirstRun:
             return ''
 
     def stop(self):
-        """SIGTERM to the daemon named in its log ("serving on ... (pid N)")."""
+        """SIGTERM to the daemon named in its log ("serving on ... (pid N)"),
+        then its log must hold no sanitizer report (leaks at exit included)."""
         m = re.findall(r'serving on .* \(pid (\d+)\)', self.log_text())
         for pid in set(int(x) for x in m):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     os.kill(pid, 0)
                 except ProcessLookupError:
                     break
                 time.sleep(0.1)
+            else:
+                check(False, 'polytransd %d did not exit within 30 s of SIGTERM' % pid)
+                os.kill(pid, signal.SIGKILL)
+        log = self.log_text()
+        check(not any(m in log for m in SANITIZER_MARKS), 'sanitizer report in the daemon '
+              'log: %s' % log[-3000:])
 
 
 def check_first_run(fr, model, want_path, sample, need_text=True):
