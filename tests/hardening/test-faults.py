@@ -399,10 +399,16 @@ def t_cancelrace(exe):
     seen = {}
     with Daemon(exe, settings={"log_level": "warn"}) as d:
         c = Client(d.sock)
-        for _ in range(1500):
+        # Half the cancels go at once, half after up to `late` seconds;
+        # `late` grows while no request has finished before its cancel
+        # (a slow machine, valgrind), so that both cases are reached.
+        late = 0.004
+        for i in range(1500):
+            if i % 100 == 99 and (False, None) not in seen:
+                late = min(late * 2, 0.5)
             tid = c.send("translate", dict(TR, max_tokens=rng.choice([1, 2, 3])))
             if rng.random() < 0.5:
-                time.sleep(rng.uniform(0, 0.004))
+                time.sleep(rng.uniform(0, late))
             cid = c.send("cancel", {"request": tid})
             said = c.wait_reply(cid)[3]["cancelled"]
             m = c.wait_reply(tid)
