@@ -3,11 +3,13 @@
 so that it is checked without the trained one: a few corpus lines made here
 -> train-tokenizer -> train-model (2 steps, d=32, 1 layer) -> build-model
 (export-hf, polylm-convert --bundled) -> polytrans-model info (bundled, name,
-prompt kind, shapes) and translate -> the daemon, started by the client as
-on a first run, says it serves the bundled model. The model's output is
+prompt kind, shapes) and translate -> tools/bundled/eval through the daemon
+-> the daemon, started by the client as on a first run, says it serves the
+bundled model. The model's output is
 nonsense: only that every step runs and what the file says are checked.
 
 usage: test_pipeline.py POLYTRANS_MODEL POLYTRANS POLYTRANSD (env SRC_ROOT)"""
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from bundledtest import check, check_first_run, finish, FirstRun  # noqa: E402
 
 PM, CLIENT, DAEMON = (os.path.abspath(x) for x in sys.argv[1:4])
 TOOLS = os.path.join(os.environ['SRC_ROOT'], 'tools', 'bundled')
+EVAL = os.path.join(TOOLS, 'eval')
 PY = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
 
 ROWS = [('de', 'Open file', 'Datei öffnen'), ('de', 'Save the document', 'Dokument speichern'),
@@ -31,6 +34,41 @@ def step(name, argv, **kw):
     out, err = p.stdout.decode(), p.stderr.decode()
     check(p.returncode == 0, '%s: exit %d: %s' % (name, p.returncode, err[-1500:]))
     return p.returncode, out, err
+
+
+def check_eval(tmp, model):
+    """tools/bundled/eval end to end on the tiny model (its figures are
+    noise: only their shape is checked), and its input errors."""
+    held = os.path.join(tmp, 'heldout.tsv')
+    with open(held, 'w', encoding='utf-8') as f:
+        for row in ROWS:
+            if row[0] in ('de', 'zh'):
+                f.write('\t'.join(row) + '\n')
+    res_path = os.path.join(tmp, 'eval.json')
+    build = os.path.dirname(os.path.dirname(CLIENT))
+    rc, out, err = step('eval', [EVAL, model, held, '--langs', 'de,zh', '--build', build,
+                                 '--json', res_path, '--threads', '1'])
+    if rc:
+        return
+    print(out.strip())
+    with open(res_path) as f:
+        res = json.load(f)
+    check(res['bundled'] is True and sorted(res['directions']) == ['de-en', 'en-de', 'en-zh',
+                                                                   'zh-en'],
+          'eval JSON: %r' % res)
+    check(all(0 <= d['chrf'] <= 100 and d['n'] == (2 if k in ('en-de', 'de-en') else 1)
+              for k, d in res['directions'].items()), 'eval figures: %r' % res['directions'])
+    check('average chrF: en->X' in out, 'eval output: %r' % out)
+    bad = os.path.join(tmp, 'bad.tsv')
+    with open(bad, 'w', encoding='utf-8') as f:
+        f.write('de\tOpen file\n')
+    for args, want in (([model, bad], 'bad.tsv:1'), ([model, held], 'no pairs for fr'),
+                       ([os.path.join(tmp, 'none.gguf'), held], 'none.gguf')):
+        langs = ['--langs', 'de,fr'] if want.startswith('no pairs') else []
+        p = subprocess.run([PY, EVAL] + args + langs + ['--build', build],
+                           capture_output=True, timeout=60)
+        check(p.returncode == 1 and want in p.stderr.decode() and b'Traceback' not in p.stderr,
+              'eval %s: exit %d %r' % (want, p.returncode, p.stderr))
 
 
 def main():
@@ -90,6 +128,8 @@ def main():
         check(p.returncode == 0, 'polytrans-model translate: exit %d %r'
               % (p.returncode, p.stderr))
         print('polytrans-model translate: %r' % p.stdout.decode('utf-8', 'replace'))
+
+        check_eval(tmp, model)
 
         fr = FirstRun(tmp, CLIENT, DAEMON)
         try:
