@@ -67,7 +67,8 @@ def quality(tmp):
     for k in ('en-X', 'X-en'):
         got = res['average'][k]
         print('average %s: chrF %.2f, floor %.2f' % (k, got, floors[k]))
-        check(got >= floors[k], 'average chrF %s %.2f is below the floor %.2f' % (k, got, floors[k]))
+        check(got >= floors[k],
+              'average chrF %s %.2f is below the floor %.2f' % (k, got, floors[k]))
     if floors['en-X'] == 0 and floors['X-en'] == 0:
         print('NOTE: the floors in tests/bundled/floors.txt are placeholders (0): quality is '
               'not checked until they are set from the final model\'s figures')
