@@ -361,6 +361,17 @@ size_t ptd_answer_clean(const ptd_template *t, const char *from, const char *to,
 	(void)t;
 	(void)from;
 	(void)to;
+	/* A model can produce control bytes through byte-fallback pieces; none
+	 * belongs in a translation but tab and line ends. */
+	for (size_t i = 0, w = 0;; i++) {
+		if (i == len) {
+			len = w;
+			break;
+		}
+		unsigned char c = (unsigned char)ans[i];
+		if ((c >= 0x20 && c != 0x7f) || c == '\t' || c == '\n' || c == '\r')
+			ans[w++] = ans[i];
+	}
 	/* Drop lines that echo the instruction or a role marker. */
 	for (size_t i = 0; i < len;) {
 		size_t j = i;

@@ -108,6 +108,9 @@ static void test_clean_and_check(void)
 	strcpy(a, "  Translate this sentence from English to German.\nGuten Morgen.  \n");
 	n = ptd_answer_clean(ptd_template_builtin(ENGINE_PROMPT_BASE), "en", "de", a, strlen(a));
 	CHECK(n == strlen("Guten Morgen.") && strcmp(a, "Guten Morgen.") == 0);
+	memcpy(a, "Gu\0ten\x01 Tag\x7f\n", 14);
+	n = ptd_answer_clean(ptd_template_builtin(ENGINE_PROMPT_BASE), "en", "de", a, 13);
+	CHECK(n == 9 && memcmp(a, "Guten Tag", 9) == 0);
 	strcpy(a, "<|assistant|>\nBonjour");
 	n = ptd_answer_clean(ptd_template_builtin(ENGINE_PROMPT_CHAT), "en", "fr", a, strlen(a));
 	CHECK(strcmp(a, "Bonjour") == 0 && n == 7);
