@@ -34,6 +34,8 @@ hostile clients, one scenario per run: test-faults.py POLYTRANSD SCENARIO.
   cancelrace a cancel racing the end of its request: `cancelled: true` is
              always followed by the request's `cancelled` error, false by
              its translation, as polytrans-protocol(7) says
+  killsubmit SIGKILL while a large job.submit is being written: after a
+             restart the job is there whole or not at all, no left-overs
 The full disk (a small tmpfs) and SIGKILL in the middle of a job are
 tests/jobs' scenarios `full` and `crash`.
 """
@@ -422,7 +424,57 @@ def t_cancelrace(exe):
     check(len(seen) == 2, "the timing never hit one of the cases: %r" % seen)
 
 
-TESTS = {"cancelrace": t_cancelrace, "fds": t_fds, "kvcache": t_kvcache, "reader": t_reader, "slowloris": t_slowloris,
+# ---- killsubmit ---------------------------------------------------------------------------------
+
+def t_killsubmit(exe):
+    """SIGKILL while a large job.submit is being written to disk, at
+    several points: after a restart the job exists whole (and completes)
+    or not at all, and no half-written submission is left."""
+    files = [{"name": "f%02d.txt" % i, "content": doc(2) + b"x" * (256 << 10)}
+             for i in range(24)]
+    rng = random.Random(int(os.environ.get("KILL_SEED", 5)))
+    outcomes = []
+    with Daemon(exe, settings={"max_tokens": 2, "log_level": "info"}) as d:
+        jobs = os.path.join(d.state, "polytrans", "jobs")
+        # How long a submission takes here, from the first byte sent.
+        c = Client(d.sock)
+        t0 = time.time()
+        job = c.call("job.submit", {"files": files, "to": "de", "from": "en"})["job"]
+        took = time.time() - t0
+        c.close()
+        d.kill()
+        shutil.rmtree(os.path.join(jobs, job))
+        d.start()
+        for k in range(8):
+            c = Client(d.sock)
+            c.send("job.submit", {"files": files, "to": "de", "from": "en"})
+            time.sleep(rng.uniform(0, 0.4) * took)
+            d.kill()
+            c.close()
+            d.start()
+            left = [n for n in os.listdir(jobs) if n.startswith(".")]
+            check(not left, "left-overs after restart %d: %r" % (k, left))
+            c = Client(d.sock)
+            listed = c.call("job.list", {})["jobs"]
+            outcomes.append(len(listed))
+            check(len(listed) <= 1, "%d jobs from one submission" % len(listed))
+            for j in listed:
+                check(j["files"] == len(files), "a job with %d of %d files" % (j["files"],
+                                                                              len(files)))
+                check(j["state"] in ("queued", "running"), "state after restart: %r" % j)
+            c.close()
+            # The next round starts from an empty folder.
+            d.kill()
+            for j in listed:
+                shutil.rmtree(os.path.join(jobs, j["job"]))
+            d.start()
+    swept = d.stderr().count("removed an interrupted submission")
+    print("killsubmit: a submission takes %.3f s; 8 kills in it; jobs found after each "
+          "restart: %s (1 = it had finished, 0 = not); %d half-written submissions swept"
+          % (took, outcomes, swept))
+
+
+TESTS = {"cancelrace": t_cancelrace, "killsubmit": t_killsubmit, "fds": t_fds, "kvcache": t_kvcache, "reader": t_reader, "slowloris": t_slowloris,
          "model": t_model, "fsize": t_fsize}
 
 if __name__ == "__main__":
