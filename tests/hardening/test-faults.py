@@ -103,6 +103,10 @@ def t_fds(exe):
         except RPCError as e:
             job = "refused: %s" % e
         print("fds: a job at the limit: %s" % job)
+        jobs = os.path.join(d.state, "polytrans", "jobs")
+        if job != "accepted" and os.path.isdir(jobs):
+            check(not [n for n in os.listdir(jobs) if n.startswith(".new-")],
+                  "a refused submission left %r" % os.listdir(jobs))
         check(served(ok[0]), "the client that submitted was dropped")
         for c in clients:
             c.close()
