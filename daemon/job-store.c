@@ -214,8 +214,10 @@ static int ptd__rm_at(int dirfd, const char *name, int depth)
 		errno = ENOTEMPTY;
 		return -1;
 	}
+	/* Without a descriptor to list it (EMFILE), an empty folder, such as
+	 * a submission refused for that very reason, can still go. */
 	if ((fd = openat(dirfd, name, PTD__DIR_FLAGS)) < 0)
-		return -1;
+		return unlinkat(dirfd, name, AT_REMOVEDIR);
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -1;
