@@ -53,6 +53,9 @@ const engine_type_traits *engine__type(int type);
  * blocks (or would overflow). */
 size_t engine__row_bytes(int type, int64_t n);
 
+/* Nonzero if the CPU and OS support F16C (types.c; asked of CPUID once). */
+int engine__cpu_f16c(void);
+
 float engine__fp16_to_f32(engine_fp16 h);
 engine_fp16 engine__f32_to_fp16(float f);
 static inline float engine__bf16_to_f32(engine_bf16 h)

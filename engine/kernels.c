@@ -291,7 +291,7 @@ static void disp_init(void)
 	__builtin_cpu_init();
 	disp.isa = ENGINE_ISA_SCALAR;
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	    __builtin_cpu_supports("f16c"))
+	    engine__cpu_f16c())
 		disp.isa = ENGINE_ISA_AVX2;
 	if (disp.isa == ENGINE_ISA_AVX2 &&
 	    __builtin_cpu_supports("avx512f") &&

@@ -6,6 +6,9 @@
  * computes with. The Q8_0 and Q4_0 quantizers reproduce llama.cpp's
  * reference quantizers bit for bit, so files written here and there agree.
  */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <assert.h>
 #include <math.h>
 #include <string.h>
@@ -139,10 +142,34 @@ static void f16_row_f16c(const engine_fp16 *h, float *y, int64_t n)
 }
 #endif
 
+/*
+ * F16C, asked of CPUID directly: clang 14's __builtin_cpu_supports does not
+ * know the name "f16c". F16C instructions use the AVX register state, so the
+ * OS must have enabled it (OSXSAVE, and XCR0 bits 1 and 2).
+ */
+int engine__cpu_f16c(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	static int known = -1;
+	unsigned a, b, c, d, lo, hi;
+
+	if (known >= 0)
+		return known;
+	known = 0;
+	if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 27))) {
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		known = (lo & 6u) == 6u;
+	}
+	return known;
+#else
+	return 0;
+#endif
+}
+
 static void f16_row(const engine_fp16 *h, float *y, int64_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-	if (__builtin_cpu_supports("f16c"))
+	if (engine__cpu_f16c())
 		return f16_row_f16c(h, y, n);
 #endif
 	for (int64_t i = 0; i < n; i++)
