@@ -22,7 +22,8 @@ and the highest during the last thousand may differ by at most
 4 MiB (32 MiB in an AddressSanitizer build, whose quarantine, 16 MiB
 here, holds freed memory). It prints requests per second and the
 memory figures. LOAD_CLIENTS and LOAD_REQUESTS change the shape (for a
-longer run by hand); LOAD_SEED the mix.
+longer run by hand); LOAD_SEED the mix; LOAD_TRACE=1 prints the RSS
+along the run.
 """
 
 import os
@@ -211,6 +212,12 @@ def main(exe):
               "growth %+d kB (bound %d kB%s), peak (VmHWM) %s kB"
               % (rss_first, rss_last, rss_last - rss_first, bound_kb,
                  ", AddressSanitizer build" if asan else "", d.status_field("VmHWM")))
+        if os.environ.get("LOAD_TRACE"):
+            step, mark = max(1000, total // 20), 0
+            for n, r in samples:
+                if n >= mark:
+                    print("  after %6d requests: RSS %d kB" % (n, r))
+                    mark += step
         check(rss_last - rss_first <= bound_kb,
               "daemon memory grew by %d kB under load (bound %d kB)"
               % (rss_last - rss_first, bound_kb))
