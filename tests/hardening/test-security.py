@@ -18,7 +18,8 @@ SCENARIO [ARG].
   limits   max_clients (one more is closed at once, logged, the others
            served), max_requests_per_client (one more translate: busy),
            max_message_bytes (a message over it closes that connection
-           only, even when it only announces the size), and memory per
+           only, even when it only announces the size; so do 100000
+           levels of nesting and a map announcing 4 G pairs), and memory per
            client: 16 clients each holding a message just under the limit
            cost the daemon about 16 x the limit, not more
   systemd  `systemd-analyze security --offline=yes` on the built unit:
@@ -242,6 +243,20 @@ def t_limits(exe):
         liar.s.sendall(b"\x94\x00\x01\xa6detect\x91\x81\xa4text\xdb" + (1 << 30).to_bytes(4, "big"))
         check(liar.closed_by_peer(), "a 1 GiB announcement was not refused")
         check(d.rss_kb() - rss0 < 64 * 1024, "RSS grew %d kB on an announcement"
+              % (d.rss_kb() - rss0))
+        # Deep nesting and a map announcing 4 G pairs: no recursion, no
+        # allocation of what is announced; that connection only.
+        for what, data in (("nesting", b"\x94\x00\x01\xa6status\x91" + b"\x91" * 100000),
+                           ("4 G map", b"\x94\x00\x02\xa6status\x91\xdf\xff\xff\xff\xff")):
+            h = Client(d.sock)
+            try:
+                h.s.sendall(data)
+                refused = h.closed_by_peer()
+            except (BrokenPipeError, ConnectionResetError):
+                refused = True
+            check(refused, "%s: the connection stayed open" % what)
+            h.close()
+        check(d.rss_kb() - rss0 < 64 * 1024, "RSS grew %d kB on the hostile messages"
               % (d.rss_kb() - rss0))
         check("version" in w.call("status", {}), "the other client after the refusals")
         print("limits: max_message_bytes 1 MiB: over it, or announcing 1 GiB, closes that "
