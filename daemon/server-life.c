@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ptd.h"
@@ -201,6 +202,36 @@ static int ptd__setup_handles(ptd_server *srv, pt_err *e)
 	return 0;
 }
 
+/* Descriptors besides the clients' (loop, signals, threads, model, jobs
+ * and their journals). */
+#define PTD__FD_RESERVE 64
+
+/* Each client takes a descriptor. Daemons often start with a soft limit of
+ * 1024 and a much higher hard one: the soft one is raised when max_clients
+ * needs it. Past the limit libuv refuses connections without a word, so a
+ * limit too low for max_clients is said at start. */
+static void ptd__fd_limit(ptd_server *srv)
+{
+	rlim_t need = (rlim_t)srv->cfg.max_clients + PTD__FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+		struct rlimit nl = { need, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0) {
+			pt_log(PT_LOG_DEBUG, "file descriptor limit raised from %llu to %llu",
+			       (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+			return;
+		}
+	}
+	pt_log(PT_LOG_WARN, "max_clients %lld needs about %llu file descriptors, the limit is "
+	       "%llu: clients past it will be refused (raise ulimit -n or LimitNOFILE=)",
+	       (long long)srv->cfg.max_clients, (unsigned long long)need,
+	       (unsigned long long)rl.rlim_cur);
+}
+
 int ptd_server_run(ptd_server *srv, pt_err *e)
 {
 	int rc;
@@ -210,8 +241,10 @@ int ptd_server_run(ptd_server *srv, pt_err *e)
 			      srv, &srv->worker, e);
 	if (rc == 0)
 		rc = ptd__setup_handles(srv, e);
-	if (rc == 0)
+	if (rc == 0) {
+		ptd__fd_limit(srv);
 		rc = ptd_server_listen(srv, e);
+	}
 	if (rc != 0) {
 		if (srv->worker != NULL)
 			ptd_worker_stop(srv->worker);
