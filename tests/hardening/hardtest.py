@@ -75,10 +75,10 @@ def short_tmpdir(prefix):
 
 
 def rlimits_fn(limits):
-    """A preexec_fn setting {RLIMIT_x: value} in the child."""
+    """A preexec_fn setting {RLIMIT_x: value or (soft, hard)} in the child."""
     def fn():
         for k, v in limits.items():
-            resource.setrlimit(k, (v, v))
+            resource.setrlimit(k, v if isinstance(v, tuple) else (v, v))
     return fn
 
 

@@ -2,11 +2,14 @@
 """Faults (issue 7, item 4): polytransd under resource exhaustion and
 hostile clients, one scenario per run: test-faults.py POLYTRANSD SCENARIO.
 
-  fds        started under a low `ulimit -n`, three times more clients than
+  fds        started under a low `ulimit -n` (it says at start that max_clients
+             needs more), three times more clients than
              descriptors: the clients it cannot take are closed at once (no
              busy loop on EMFILE: the daemon's CPU time stays low while they
              wait), the others are served, a job submitted meanwhile is
-             answered; once clients leave, new ones are served again
+             answered; once clients leave, new ones are served again. With
+             a soft limit too low and a hard one high enough, it raises
+             the soft one
   kvcache    a model with a 65536-token context and max_beams 16 under an
              address-space limit (ulimit -v) too small for its KV cache:
              exit 1 at start with a message naming the sequences, positions
@@ -116,6 +119,15 @@ def t_fds(exe):
         check(isinstance(late[0].call("translate", TR)["text"], str), "translate after recovery")
         for c in late:
             c.close()
+        check("needs about %d file descriptors, the limit is %d" % (64 + 64, limit)
+              in d.stderr(), "no warning at start that ulimit -n is too low for max_clients")
+    # A soft limit below what max_clients needs and a hard one above it:
+    # the daemon raises the soft one.
+    with Daemon(exe, limits={resource.RLIMIT_NOFILE: (limit, 4096)}) as d:
+        with open("/proc/%d/limits" % d.proc.pid) as f:
+            soft = [int(line.split()[3]) for line in f if line.startswith("Max open files")][0]
+        print("fds: soft limit %d, hard 4096: the daemon raised it to %d" % (limit, soft))
+        check(soft >= 64 + 64, "soft limit left at %d" % soft)
 
 
 # ---- kvcache -------------------------------------------------------------------------
