@@ -31,10 +31,10 @@ int pc_socket_path(const pc_opts *o, char *buf, size_t cap, pt_err *e)
 	if (o->socket) {
 		n = snprintf(buf, cap, "%s", o->socket);
 	} else {
-		const char *rt = getenv("XDG_RUNTIME_DIR");
-		if (!rt || !*rt)
-			return pt_err_set(e, PT_EINVAL,
-					  "XDG_RUNTIME_DIR is not set: give the socket with --socket PATH");
+		char rt[256];
+		int rc = pt_runtime_dir(rt, sizeof rt, e);
+		if (rc != 0)
+			return rc;
 		n = snprintf(buf, cap, "%s/polytrans.sock", rt);
 	}
 	if (n < 0 || (size_t)n >= cap)

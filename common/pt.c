@@ -1,9 +1,13 @@
 /* pt.c: the error table, error messages, logging, time and UTF-8 checks. */
 #include "pt.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const struct {
 	const char *name;
@@ -112,6 +116,38 @@ void pt_log(int level, const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	pt__log_fn(level, buf, pt__log_ud);
+}
+
+int pt_runtime_dir(char *buf, size_t cap, pt_err *e)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (rt != NULL && rt[0] == '/') {
+		n = snprintf(buf, cap, "%s", rt);
+		if (n < 0 || (size_t)n >= cap)
+			return pt_err_set(e, PT_ETOOLARGE, "XDG_RUNTIME_DIR is too long");
+		return 0;
+	}
+	/* No session runtime folder (a root shell, a container, cron): a
+	 * private folder of our own in /tmp, checked as tmux checks its own. */
+	n = snprintf(buf, cap, "/tmp/polytrans-%u", (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= cap)
+		return pt_err_set(e, PT_ETOOLARGE, "runtime folder path too long");
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return pt_err_set(e, PT_EIO, "%s: %s", buf, strerror(errno));
+	if (lstat(buf, &st) != 0)
+		return pt_err_set(e, PT_EIO, "%s: %s", buf, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return pt_err_set(e, PT_EPERM, "%s is not a folder", buf);
+	if (st.st_uid != geteuid())
+		return pt_err_set(e, PT_EPERM, "%s belongs to uid %u, not to us (uid %u)", buf,
+				  (unsigned)st.st_uid, (unsigned)geteuid());
+	if ((st.st_mode & 077) != 0)
+		return pt_err_set(e, PT_EPERM, "%s is open to others (mode %03o); it must be 0700",
+				  buf, (unsigned)(st.st_mode & 0777));
+	return 0;
 }
 
 double pt_now(void)

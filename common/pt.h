@@ -89,6 +89,14 @@ static inline int pt_add_size(size_t a, size_t b, size_t *out)
 	return __builtin_add_overflow(a, b, out) ? -1 : 0;
 }
 
+/*
+ * The folder of the user's runtime files: $XDG_RUNTIME_DIR when it is set
+ * (an absolute path), else /tmp/polytrans-UID, created mode 0700 if missing
+ * and refused unless it is a real folder (not a symlink) owned by this user
+ * with no access for others. Fills buf (NUL-terminated).
+ */
+int pt_runtime_dir(char *buf, size_t cap, pt_err *e);
+
 /* Monotonic time in seconds. */
 double pt_now(void);
 

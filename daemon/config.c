@@ -23,7 +23,7 @@ static const ptd__key ptd__keys[] = {
 	{ "model", PTD__STR, PTD__F(model), 0, 0, 0,
 	  "model file (GGUF); default: the first model in the data folder, then the bundled one" },
 	{ "socket", PTD__STR, PTD__F(socket_path), 0, 0, 0,
-	  "socket path; default $XDG_RUNTIME_DIR/polytrans.sock" },
+	  "socket path; default $XDG_RUNTIME_DIR/polytrans.sock (/tmp/polytrans-UID/ without it)" },
 	{ "state_dir", PTD__STR, PTD__F(state_dir), 0, 0, 0,
 	  "folder of batch jobs (jobs/<id>/); default $XDG_STATE_HOME/polytrans" },
 	{ "prompt_template", PTD__STR, PTD__F(prompt_template), 0, 0, 0,

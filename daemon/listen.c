@@ -16,12 +16,11 @@
 
 int ptd_socket_default_path(char *buf, size_t cap, pt_err *e)
 {
-	const char *dir = getenv("XDG_RUNTIME_DIR");
-	int n;
+	char dir[256];
+	int n, rc = pt_runtime_dir(dir, sizeof dir, e);
 
-	if (dir == NULL || dir[0] != '/')
-		return pt_err_set(e, PT_ENOTFOUND,
-				  "XDG_RUNTIME_DIR is not set; give the socket path with --socket");
+	if (rc != 0)
+		return rc;
 	n = snprintf(buf, cap, "%s/polytrans.sock", dir);
 	if (n < 0 || (size_t)n >= cap)
 		return pt_err_set(e, PT_ETOOLARGE, "%s/polytrans.sock: path too long", dir);

@@ -11,8 +11,8 @@
 
 #include "pt.h"
 
-/* The default socket path: $XDG_RUNTIME_DIR/polytrans.sock. Fails with a
- * message when XDG_RUNTIME_DIR is unset or the path does not fit. */
+/* The default socket path: polytrans.sock in pt_runtime_dir's folder
+ * ($XDG_RUNTIME_DIR, else /tmp/polytrans-UID). */
 int ptd_socket_default_path(char *buf, size_t cap, pt_err *e);
 
 typedef struct ptd_listener {
