@@ -39,6 +39,11 @@ typedef struct seg_ctx {
 	UText *ut, *ut2;
 } seg_ctx;
 
+/* A break iterator of kind for locale, cloned from one kept per (kind,
+ * locale) so that the rules load once per process; the caller closes it
+ * with ubrk_close. NULL with *st set on failure. Thread-safe. */
+UBreakIterator *seg_brk_open(UBreakIteratorType kind, const char *locale,
+			     UErrorCode *st);
 /* Appends a piece (gaps merge with a gap just before); 0 or PT_E*. */
 int seg_push(langid_segs *s, size_t off, size_t len, int kind);
 /* Nonzero for white space (Unicode White_Space, tab, BOM). */

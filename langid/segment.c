@@ -247,7 +247,7 @@ static int open_iterators(seg_ctx *c, int lang, pt_err *e)
 	const char *code = langid_lang_code(lang);
 	if (lang != LANGID_UND && code != NULL)
 		snprintf(loc, sizeof loc, "%s@ss=standard", code);
-	c->sent = ubrk_open(UBRK_SENTENCE, loc, NULL, 0, &st);
+	c->sent = seg_brk_open(UBRK_SENTENCE, loc, &st);
 	snprintf(c->locale, sizeof c->locale, "%s",
 		 lang != LANGID_UND && code != NULL ? code : "");
 	if (U_FAILURE(st))

@@ -111,9 +111,9 @@ int seg_split_long(seg_ctx *c, size_t a, size_t b)
 	int rc;
 
 	if (c->chars == NULL)
-		c->chars = ubrk_open(UBRK_CHARACTER, "", NULL, 0, &st);
+		c->chars = seg_brk_open(UBRK_CHARACTER, "", &st);
 	if (c->words == NULL && U_SUCCESS(st))
-		c->words = ubrk_open(UBRK_WORD, c->locale, NULL, 0, &st);
+		c->words = seg_brk_open(UBRK_WORD, c->locale, &st);
 	c->ut2 = utext_openUTF8(c->ut2, t + a, (int64_t)(b - a), &st);
 	if (U_SUCCESS(st))
 		ubrk_setUText(c->chars, c->ut2, &st);
