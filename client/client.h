@@ -47,6 +47,32 @@ typedef struct pc_opts {
 	int32_t priority;
 } pc_opts;
 
+/* getopt values of the options every command takes (opts.c); a
+ * command's own long options start at PC_OPT_OWN. */
+enum {
+	PC_OPT_JSON = 256, PC_OPT_SOCKET, PC_OPT_TIMEOUT, PC_OPT_NO_START, PC_OPT_MODEL,
+	PC_OPT_OWN
+};
+#define PC_COMMON_LONG_OPTIONS \
+	{ "json", no_argument, NULL, PC_OPT_JSON }, \
+	{ "socket", required_argument, NULL, PC_OPT_SOCKET }, \
+	{ "timeout", required_argument, NULL, PC_OPT_TIMEOUT }, \
+	{ "no-start", no_argument, NULL, PC_OPT_NO_START }, \
+	{ "model", required_argument, NULL, PC_OPT_MODEL }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }
+
+/* Prints "polytrans: MESSAGE" and "Try 'HELP --help'" (HELP: the command,
+ * e.g. "polytrans job") to stderr; returns PC_EXIT_USAGE. */
+int pc_usage(const char *help, const char *fmt, ...) PT_PRINTF(2, 3);
+/* Applies common option c (a getopt value) with its argument to *o:
+ * 0 when done, -1 when c is not a common option, else the exit status
+ * of a usage error (printed). */
+int pc_common_opt(const char *help, int c, const char *arg, pc_opts *o);
+/* The usage error for getopt's ':' (missing value) or '?' (unknown
+ * option) with opterr = 0; returns PC_EXIT_USAGE. */
+int pc_getopt_error(const char *help, int c, char *const *argv);
+
 /* ---- Connection (conn.c) ------------------------------------------------ */
 
 /* Called for each notification while a request is waited for. */

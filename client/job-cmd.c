@@ -10,24 +10,15 @@
  */
 #include "client.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_JSON = 256, OPT_SOCKET, OPT_TIMEOUT, OPT_NO_START, OPT_MODEL };
+#define PC__HELP "polytrans job"
 
 static const struct option pc__long[] = {
 	{ "output", required_argument, NULL, 'o' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "no-start", no_argument, NULL, OPT_NO_START },
-	{ "model", required_argument, NULL, OPT_MODEL },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
+	PC_COMMON_LONG_OPTIONS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -52,18 +43,6 @@ static void pc__help(void)
 	      "  -q (no progress), -v, -h. Exit status: 0 ok, 1 the job failed or an error,\n"
 	      "  2 usage error, 3 daemon unreachable, 130 detached by Ctrl-C. See polytrans(1).\n",
 	      stdout);
-}
-
-static int pc__usage(const char *fmt, ...) PT_PRINTF(1, 2);
-static int pc__usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("polytrans: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs("\nTry 'polytrans job --help' for more information.\n", stderr);
-	va_end(ap);
-	return PC_EXIT_USAGE;
 }
 
 /* An argument that is a whole job id even though it starts with '-'. */
@@ -108,43 +87,28 @@ static int pc__parse_in(int argc, char **argv, char **args, bool want_id, bool o
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(n, args, ":o:vqh", pc__long, NULL)) != -1) {
+		int st = pc_common_opt(PC__HELP, c, optarg, o);
+		if (st > 0)
+			return st;
+		if (st == 0)
+			continue;
 		switch (c) {
 		case 'o': o->output = optarg; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_SOCKET: o->socket = optarg; break;
-		case OPT_TIMEOUT: {
-			char *end;
-			errno = 0;
-			o->timeout = strtod(optarg, &end);
-			if (!*optarg || *end || errno || !isfinite(o->timeout) || o->timeout <= 0 ||
-			    o->timeout > 1e9)
-				return pc__usage("--timeout: '%s' is not a positive number of seconds",
-						 optarg);
-			break;
-		}
-		case OPT_NO_START: o->no_start = true; break;
-		case OPT_MODEL: o->model = optarg; break;
-		case 'v': o->verbose = true; break;
-		case 'q': o->quiet = true; break;
 		case 'h': pc__help(); return PC_EXIT_OK;
-		case ':': return pc__usage("option '%s' needs a value", args[optind - 1]);
-		default:
-			if (optopt)
-				return pc__usage("unknown option '-%c'", optopt);
-			return pc__usage("unknown option '%s'", args[optind - 1]);
+		default: return pc_getopt_error(PC__HELP, c, args);
 		}
 	}
 	if (o->output && !out_ok)
-		return pc__usage("-o goes with job wait and job result");
+		return pc_usage(PC__HELP, "-o goes with job wait and job result");
 	if (want_id && !*id) {
 		if (optind >= n)
-			return pc__usage("say which job: its id, as 'polytrans jobs' lists them");
+			return pc_usage(PC__HELP, "say which job: its id, as 'polytrans jobs' lists them");
 		*id = args[optind++];
 	}
 	if (optind < n)
-		return pc__usage("unexpected argument '%s'", args[optind]);
+		return pc_usage(PC__HELP, "unexpected argument '%s'", args[optind]);
 	if (*id && !pc__valid_id(*id))
-		return pc__usage("'%s' is not a job id (1 to %d letters, digits, '-' or '_')", *id,
+		return pc_usage(PC__HELP, "'%s' is not a job id (1 to %d letters, digits, '-' or '_')", *id,
 				 PROTO_JOBID_SIZE - 1);
 	return -1;
 }
@@ -361,7 +325,7 @@ static int pc__job_verb(const char *verb, int argc, char **argv)
 	bool is_wait = strcmp(verb, "wait") == 0, is_result = strcmp(verb, "result") == 0;
 
 	if (strcmp(verb, "status") && strcmp(verb, "cancel") && !is_wait && !is_result)
-		return pc__usage("unknown job command '%s' (status, wait, cancel, result)", verb);
+		return pc_usage(PC__HELP, "unknown job command '%s' (status, wait, cancel, result)", verb);
 	if ((st = pc__parse(argc, argv, true, is_wait || is_result, &o, &id)) >= 0)
 		return st;
 	if (o.output && (is_wait || strcmp(o.output, "-") != 0) &&
@@ -370,7 +334,7 @@ static int pc__job_verb(const char *verb, int argc, char **argv)
 		return PC_EXIT_FAIL;
 	}
 	if (is_wait && o.output && strcmp(o.output, "-") == 0)
-		return pc__usage("job wait -o takes a folder; 'job result ID -o -' prints outputs");
+		return pc_usage(PC__HELP, "job wait -o takes a folder; 'job result ID -o -' prints outputs");
 	if ((st = pc__resolve(&o, &c, id, full)) >= 0)
 		;
 	else if (is_wait)
@@ -403,7 +367,7 @@ int pc_cmd_jobs(int argc, char **argv)
 int pc_cmd_job(int argc, char **argv)
 {
 	if (argc < 2)
-		return pc__usage("say what to do: job status|wait|cancel|result ID");
+		return pc_usage(PC__HELP, "say what to do: job status|wait|cancel|result ID");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		pc__help();
 		return PC_EXIT_OK;

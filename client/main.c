@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,10 +38,11 @@ static const pc__subcmd pc__subcmds[] = {
 enum { PC__TRANSLATE, PC__DETECT, PC__LANGUAGES, PC__STATUS };
 
 enum {
-	OPT_BEAMS = 256, OPT_MAX_TOKENS, OPT_LINES, OPT_LANGUAGES, OPT_STATUS, OPT_JSON,
-	OPT_SOCKET, OPT_TIMEOUT, OPT_NO_START, OPT_MODEL, OPT_JOB, OPT_FORMAT, OPT_PRIORITY,
-	OPT_DETACH
+	OPT_BEAMS = PC_OPT_OWN, OPT_MAX_TOKENS, OPT_LINES, OPT_LANGUAGES, OPT_STATUS, OPT_JOB,
+	OPT_FORMAT, OPT_PRIORITY, OPT_DETACH
 };
+
+#define PC__HELP "polytrans"
 
 static const struct option pc__long[] = {
 	{ "to", required_argument, NULL, 't' },
@@ -54,17 +54,11 @@ static const struct option pc__long[] = {
 	{ "lines", no_argument, NULL, OPT_LINES },
 	{ "languages", no_argument, NULL, OPT_LANGUAGES },
 	{ "status", no_argument, NULL, OPT_STATUS },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "no-start", no_argument, NULL, OPT_NO_START },
-	{ "model", required_argument, NULL, OPT_MODEL },
 	{ "job", no_argument, NULL, OPT_JOB },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "priority", required_argument, NULL, OPT_PRIORITY },
 	{ "detach", no_argument, NULL, OPT_DETACH },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
+	PC_COMMON_LONG_OPTIONS,
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -115,25 +109,13 @@ static void pc__help(void)
 	      stdout);
 }
 
-static int pc__usage(const char *fmt, ...) PT_PRINTF(1, 2);
-static int pc__usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("polytrans: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs("\nTry 'polytrans --help' for more information.\n", stderr);
-	va_end(ap);
-	return PC_EXIT_USAGE;
-}
-
 static int pc__uint(const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
 	if (!*s || *end || errno || s[0] == '-' || v < min || v > max)
-		return pc__usage("%s: '%s' is not a whole number from %u to %u", opt, s, min, max);
+		return pc_usage(PC__HELP, "%s: '%s' is not a whole number from %u to %u", opt, s, min, max);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -149,7 +131,7 @@ static int pc__lang(const char *opt, const char *s, bool auto_ok, char *out)
 		return 0;
 	}
 	if (langid_lang_find(s, &lang, &e) != 0)
-		return pc__usage("%s: %s", opt, e.msg);
+		return pc_usage(PC__HELP, "%s: %s", opt, e.msg);
 	snprintf(out, PROTO_LANG_SIZE, "%s", langid_lang_code(lang));
 	return 0;
 }
@@ -170,7 +152,7 @@ static int pc__format(const char *s, int *out)
 			*out = names[i].fmt;
 			return 0;
 		}
-	return pc__usage("--format: '%s' is not one of text, markdown, srt, po, html, auto", s);
+	return pc_usage(PC__HELP, "--format: '%s' is not one of text, markdown, srt, po, html, auto", s);
 }
 
 static void pc__on_sigint(int sig)
@@ -203,6 +185,10 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 	*mode = PC__TRANSLATE;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":t:f:o:dvqVh", pc__long, NULL)) != -1) {
+		if ((rc = pc_common_opt(PC__HELP, c, optarg, o)) > 0)
+			return rc;
+		if (rc == 0)
+			continue;
 		switch (c) {
 		case 't': to = optarg; break;
 		case 'f': from = optarg; break;
@@ -220,20 +206,6 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 		case OPT_LINES: o->lines = true; break;
 		case OPT_LANGUAGES: *mode = PC__LANGUAGES; n_modes++; break;
 		case OPT_STATUS: *mode = PC__STATUS; n_modes++; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_SOCKET: o->socket = optarg; break;
-		case OPT_TIMEOUT: {
-			char *end;
-			errno = 0;
-			o->timeout = strtod(optarg, &end);
-			if (!*optarg || *end || errno || !isfinite(o->timeout) || o->timeout <= 0 ||
-			    o->timeout > 1e9)
-				return pc__usage("--timeout: '%s' is not a positive number of seconds",
-						 optarg);
-			break;
-		}
-		case OPT_NO_START: o->no_start = true; break;
-		case OPT_MODEL: o->model = optarg; break;
 		case OPT_JOB: o->job = true; break;
 		case OPT_DETACH: o->detach = true; break;
 		case OPT_FORMAT:
@@ -246,46 +218,40 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 			errno = 0;
 			long v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || errno || v < PROTO_PRIORITY_MIN || v > PROTO_PRIORITY_MAX)
-				return pc__usage("--priority: '%s' is not a whole number from %d to %d",
+				return pc_usage(PC__HELP, "--priority: '%s' is not a whole number from %d to %d",
 						 optarg, PROTO_PRIORITY_MIN, PROTO_PRIORITY_MAX);
 			o->priority = (int32_t)v;
 			has_priority = true;
 			break;
 		}
-		case 'v': o->verbose = true; break;
-		case 'q': o->quiet = true; break;
 		case 'V': printf("polytrans %s\n", PT_VERSION); return PC_EXIT_OK;
 		case 'h': pc__help(); return PC_EXIT_OK;
-		case ':':
-			return pc__usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				return pc__usage("unknown option '-%c'", optopt);
-			return pc__usage("unknown option '%s'", argv[optind - 1]);
+			return pc_getopt_error(PC__HELP, c, argv);
 		}
 	}
 	o->inputs = argv + optind;
 	o->n_inputs = argc - optind;
 
 	if (n_modes > 1)
-		return pc__usage("--detect, --languages and --status go alone");
+		return pc_usage(PC__HELP, "--detect, --languages and --status go alone");
 	if (o->lines && *mode != PC__DETECT)
-		return pc__usage("--lines goes with --detect");
+		return pc_usage(PC__HELP, "--lines goes with --detect");
 	if (*mode != PC__TRANSLATE && (to || from || o->output || o->beams || o->max_tokens))
-		return pc__usage("--to, --from, -o, --beams and --max-tokens are for translating");
+		return pc_usage(PC__HELP, "--to, --from, -o, --beams and --max-tokens are for translating");
 	if ((*mode == PC__LANGUAGES || *mode == PC__STATUS) && o->n_inputs)
-		return pc__usage("--languages and --status take no files");
+		return pc_usage(PC__HELP, "--languages and --status take no files");
 	if (*mode == PC__TRANSLATE && !to)
-		return pc__usage("say which language to translate to: --to LANG");
+		return pc_usage(PC__HELP, "say which language to translate to: --to LANG");
 	if (!o->job && (has_format || has_priority || o->detach))
-		return pc__usage("--format, --priority and --detach go with --job");
+		return pc_usage(PC__HELP, "--format, --priority and --detach go with --job");
 	if (o->job && (*mode != PC__TRANSLATE || o->beams || o->max_tokens))
-		return pc__usage("--job translates documents: not with --detect, --languages, "
+		return pc_usage(PC__HELP, "--job translates documents: not with --detect, --languages, "
 				 "--status, --beams or --max-tokens");
 	if (o->job && o->n_inputs == 0)
-		return pc__usage("--job needs the files to translate");
+		return pc_usage(PC__HELP, "--job needs the files to translate");
 	if (o->job && o->output && strcmp(o->output, "-") == 0)
-		return pc__usage("with --job, -o names a folder ('polytrans job result ID -o -' "
+		return pc_usage(PC__HELP, "with --job, -o names a folder ('polytrans job result ID -o -' "
 				 "prints a finished job's outputs)");
 	if (to && (rc = pc__lang("--to", to, false, o->to)))
 		return rc;
@@ -294,7 +260,7 @@ static int pc__parse(int argc, char **argv, pc_opts *o, int *mode)
 	if (o->output && o->n_inputs && !o->job)
 		for (int i = 0; i < o->n_inputs; i++)
 			if (strcmp(o->inputs[i], o->output) == 0)
-				return pc__usage("-o %s would replace an input", o->output);
+				return pc_usage(PC__HELP, "-o %s would replace an input", o->output);
 	return -1;
 }
 
