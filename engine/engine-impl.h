@@ -40,6 +40,33 @@ typedef struct { engine_fp16 d; uint8_t qs[ENGINE_QK4_0 / 2]; } engine_block_q4_
 	element j < 16 is the low nibble of qs[j], element j + 16 its high nibble;
 	value = (nibble - 8) * d */
 
+/* K-quants: super-blocks of 256 elements (llama.cpp's QK_K), layouts as
+ * ggml-common.h. Q4_K: 8 sub-blocks of 32; sub-block s has a 6-bit scale
+ * sc_s and a 6-bit min m_s packed in scales[12] (s < 4: scales[s] and
+ * scales[s + 4] low 6 bits; s >= 4: low 4 bits in scales[s + 4] (scale in
+ * the low nibble, min in the high), high 2 bits in the top bits of
+ * scales[s - 4] (scale) and scales[s] (min)); element 64 c + l (l < 32) is
+ * the low nibble of qs[32 c + l] in sub-block 2 c, element 64 c + 32 + l its
+ * high nibble in sub-block 2 c + 1; value = d * sc * q - dmin * m. */
+#define ENGINE_QK_K 256
+typedef struct {
+	engine_fp16 d, dmin;
+	uint8_t scales[12];
+	uint8_t qs[ENGINE_QK_K / 2];
+} engine_block_q4_K; /* 144 bytes */
+/* Q6_K: 16 sub-blocks of 16 with int8 scales; 6-bit q in ql (4 low bits)
+ * and qh (2 high bits). In half h (128 elements) and for l < 32: element
+ * 128 h + l + 32 i (i = 0..3) takes its low bits from ql[64 h + l + 32 (i
+ * & 1)] (low nibble for i < 2, high nibble for i >= 2) and its high bits
+ * from qh[32 h + l] >> 2 i; value = d * scales[e / 16] * (q - 32) for
+ * element e. */
+typedef struct {
+	uint8_t ql[ENGINE_QK_K / 2];
+	uint8_t qh[ENGINE_QK_K / 4];
+	int8_t scales[ENGINE_QK_K / 16];
+	engine_fp16 d;
+} engine_block_q6_K; /* 210 bytes */
+
 typedef struct engine_type_traits {
 	const char *name;   /* "f32", "q8_0", ... ; NULL for an unknown id */
 	int32_t block;      /* elements per block (1 for float types) */
@@ -67,8 +94,29 @@ engine_bf16 engine__f32_to_bf16(float f); /* round to nearest even */
 
 /* Converts a row of n elements of any supported type to f32. */
 void engine__dequant_row(int type, const void *src, float *dst, int64_t n);
-/* Converts n floats to a row of type (F32, F16, BF16, Q8_0, Q4_0). */
+/* Converts n floats to a row of type (F32, F16, BF16, Q8_0, Q4_0, Q4_K,
+ * Q6_K). */
 void engine__quant_row(int type, const float *src, void *dst, int64_t n);
+
+/* K-quant rows (quant-k.c); n is a multiple of ENGINE_QK_K. The
+ * quantizers search each sub-block's scale (and Q4_K's min) for the least
+ * weighted squared error, as llama.cpp's reference quantizers do. */
+void engine__dequant_q4_K(const engine_block_q4_K *b, float *y, int64_t n);
+void engine__dequant_q6_K(const engine_block_q6_K *b, float *y, int64_t n);
+void engine__quant_q4_K(const float *x, engine_block_q4_K *b, int64_t n);
+void engine__quant_q6_K(const float *x, engine_block_q6_K *b, int64_t n);
+/* Q4_K sub-block s's 6-bit scale and min from the packed scales[12]. */
+static inline void engine__q4_K_scale_min(const uint8_t *sc, int s, int *d,
+					  int *m)
+{
+	if (s < 4) {
+		*d = sc[s] & 63;
+		*m = sc[s + 4] & 63;
+	} else {
+		*d = (sc[s + 4] & 0x0f) | ((sc[s - 4] >> 6) << 4);
+		*m = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+	}
+}
 
 /* ---- GGUF file --------------------------------------------------------- */
 

@@ -309,12 +309,20 @@ static void disp_init(void)
 	}
 	for (int i = 0; i < engine__n_kern_scalar; i++)
 		disp_add(&engine__kern_scalar[i]);
-	if (disp.isa >= ENGINE_ISA_AVX2)
+	for (int i = 0; i < engine__n_kern_k_scalar; i++)
+		disp_add(&engine__kern_k_scalar[i]);
+	if (disp.isa >= ENGINE_ISA_AVX2) {
 		for (int i = 0; i < engine__n_kern_avx2; i++)
 			disp_add(&engine__kern_avx2[i]);
-	if (disp.isa >= ENGINE_ISA_AVX512)
+		for (int i = 0; i < engine__n_kern_k_avx2; i++)
+			disp_add(&engine__kern_k_avx2[i]);
+	}
+	if (disp.isa >= ENGINE_ISA_AVX512) {
 		for (int i = 0; i < engine__n_kern_avx512; i++)
 			disp_add(&engine__kern_avx512[i]);
+		for (int i = 0; i < engine__n_kern_k_avx512; i++)
+			disp_add(&engine__kern_k_avx512[i]);
+	}
 	for (int t = 0; t < ENGINE_TYPE_COUNT_; t++) {
 		if (disp.n[t] == 0)
 			continue;

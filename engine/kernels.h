@@ -127,6 +127,14 @@ extern const int engine__n_kern_avx512;
 /* Scalar references (kernels.c). */
 extern const engine__kern engine__kern_scalar[];
 extern const int engine__n_kern_scalar;
+/* The K-quants' kernels (kernels-k.c scalar, kernels-k-avx2.c,
+ * kernels-k-avx512.c), added after the tables above of the same ISA. */
+extern const engine__kern engine__kern_k_scalar[];
+extern const int engine__n_kern_k_scalar;
+extern const engine__kern engine__kern_k_avx2[];
+extern const int engine__n_kern_k_avx2;
+extern const engine__kern engine__kern_k_avx512[];
+extern const int engine__n_kern_k_avx512;
 
 /* ---- Element-wise kernels ---------------------------------------------- */
 

@@ -102,8 +102,8 @@ static int want(const engine_model *m, const char *name, int64_t ne0, int64_t ne
 				  "and position embeddings must be f32", m->path, name, tt->name);
 	if (!tt->supported)
 		return pt_err_set(e, PT_EUNSUPPORTED, "%s: tensor %s has type %s, which this "
-				  "engine does not compute with (f32, f16, bf16, q8_0 and q4_0 are "
-				  "supported; `polytrans-model quantize` converts from those)",
+				  "engine does not compute with (f32, f16, bf16, q8_0, q4_0, q4_k and "
+				  "q6_k are supported; `polytrans-model quantize` converts from those)",
 				  m->path, name, tt->name);
 	if ((uintptr_t)t->data % TENSOR_ALIGN)
 		return pt_err_set(e, PT_EFORMAT, "%s: tensor %s: data at file offset %" PRIu64

@@ -4,7 +4,8 @@
  * refused as "unsupported" instead of misparsed), half-precision
  * conversions, and row conversion to and from f32 for the types the engine
  * computes with. The Q8_0 and Q4_0 quantizers reproduce llama.cpp's
- * reference quantizers bit for bit, so files written here and there agree.
+ * reference quantizers bit for bit, so files written here and there agree;
+ * the K-quants (Q4_K, Q6_K) are in quant-k.c.
  */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -27,9 +28,9 @@ static const engine_type_traits types[ENGINE_TYPE_COUNT_] = {
 	[ENGINE_TYPE_Q8_1] = { "q8_1", 32, 36, false },
 	[ENGINE_TYPE_Q2_K] = { "q2_k", 256, 84, false },
 	[ENGINE_TYPE_Q3_K] = { "q3_k", 256, 110, false },
-	[ENGINE_TYPE_Q4_K] = { "q4_k", 256, 144, false },
+	[ENGINE_TYPE_Q4_K] = { "q4_k", 256, 144, true },
 	[ENGINE_TYPE_Q5_K] = { "q5_k", 256, 176, false },
-	[ENGINE_TYPE_Q6_K] = { "q6_k", 256, 210, false },
+	[ENGINE_TYPE_Q6_K] = { "q6_k", 256, 210, true },
 	[ENGINE_TYPE_Q8_K] = { "q8_k", 256, 292, false },
 	[16] = { "iq2_xxs", 256, 66, false },
 	[17] = { "iq2_xs", 256, 74, false },
@@ -73,7 +74,8 @@ size_t engine__row_bytes(int type, int64_t n)
 int engine_type_from_name(const char *name)
 {
 	static const int user_types[] = { ENGINE_TYPE_F32, ENGINE_TYPE_F16,
-		ENGINE_TYPE_BF16, ENGINE_TYPE_Q8_0, ENGINE_TYPE_Q4_0 };
+		ENGINE_TYPE_BF16, ENGINE_TYPE_Q8_0, ENGINE_TYPE_Q4_0,
+		ENGINE_TYPE_Q4_K, ENGINE_TYPE_Q6_K };
 
 	if (!name)
 		return -1;
@@ -257,6 +259,14 @@ void engine__dequant_row(int type, const void *src, float *dst, int64_t n)
 		assert(n % ENGINE_QK4_0 == 0);
 		dequant_q4_0(src, dst, n);
 		break;
+	case ENGINE_TYPE_Q4_K:
+		assert(n % ENGINE_QK_K == 0);
+		engine__dequant_q4_K(src, dst, n);
+		break;
+	case ENGINE_TYPE_Q6_K:
+		assert(n % ENGINE_QK_K == 0);
+		engine__dequant_q6_K(src, dst, n);
+		break;
 	default:
 		assert(!"engine__dequant_row: unsupported type");
 	}
@@ -346,6 +356,14 @@ void engine__quant_row(int type, const float *src, void *dst, int64_t n)
 	case ENGINE_TYPE_Q4_0:
 		assert(n % ENGINE_QK4_0 == 0);
 		quant_q4_0(src, dst, n);
+		break;
+	case ENGINE_TYPE_Q4_K:
+		assert(n % ENGINE_QK_K == 0);
+		engine__quant_q4_K(src, dst, n);
+		break;
+	case ENGINE_TYPE_Q6_K:
+		assert(n % ENGINE_QK_K == 0);
+		engine__quant_q6_K(src, dst, n);
 		break;
 	default:
 		assert(!"engine__quant_row: unsupported type");

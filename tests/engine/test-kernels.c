@@ -558,5 +558,9 @@ int main(void)
 	test_matmul();
 	test_forward(ENGINE_TYPE_F32);
 	test_forward(ENGINE_TYPE_Q8_0);
+	/* the tiny shape's rows of 64 fall back to q8_0; ffn_down (rows of
+	 * 256) is the K-quant matrix */
+	test_forward(ENGINE_TYPE_Q4_K);
+	test_forward(ENGINE_TYPE_Q6_K);
 	return tcheck_done();
 }

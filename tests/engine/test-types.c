@@ -34,8 +34,8 @@ static void test_traits(void)
 		{ ENGINE_TYPE_Q4_0, "q4_0", 32, 18, 1 }, { ENGINE_TYPE_Q4_1, "q4_1", 32, 20, 0 },
 		{ ENGINE_TYPE_Q5_0, "q5_0", 32, 22, 0 }, { ENGINE_TYPE_Q5_1, "q5_1", 32, 24, 0 },
 		{ ENGINE_TYPE_Q8_1, "q8_1", 32, 36, 0 }, { ENGINE_TYPE_Q2_K, "q2_k", 256, 84, 0 },
-		{ ENGINE_TYPE_Q3_K, "q3_k", 256, 110, 0 }, { ENGINE_TYPE_Q4_K, "q4_k", 256, 144, 0 },
-		{ ENGINE_TYPE_Q5_K, "q5_k", 256, 176, 0 }, { ENGINE_TYPE_Q6_K, "q6_k", 256, 210, 0 },
+		{ ENGINE_TYPE_Q3_K, "q3_k", 256, 110, 0 }, { ENGINE_TYPE_Q4_K, "q4_k", 256, 144, 1 },
+		{ ENGINE_TYPE_Q5_K, "q5_k", 256, 176, 0 }, { ENGINE_TYPE_Q6_K, "q6_k", 256, 210, 1 },
 		{ ENGINE_TYPE_Q8_K, "q8_k", 256, 292, 0 },
 	};
 
@@ -54,7 +54,9 @@ static void test_traits(void)
 	CHECK(engine__row_bytes(99, 32) == 0, "unknown type row");
 	CHECK(engine_type_from_name("q8_0") == ENGINE_TYPE_Q8_0 &&
 	      engine_type_from_name("bf16") == ENGINE_TYPE_BF16 &&
-	      engine_type_from_name("q4_k") == -1 && engine_type_from_name("F32") == -1 &&
+	      engine_type_from_name("q4_k") == ENGINE_TYPE_Q4_K &&
+	      engine_type_from_name("q6_k") == ENGINE_TYPE_Q6_K &&
+	      engine_type_from_name("q5_k") == -1 && engine_type_from_name("F32") == -1 &&
 	      engine_type_from_name(NULL) == -1, "type names parse");
 	CHECK(!strcmp(engine_type_name(ENGINE_TYPE_Q4_0), "q4_0") &&
 	      !strcmp(engine_type_name(123), "unknown"), "type names print");
