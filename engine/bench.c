@@ -99,6 +99,14 @@ static void rnd_fill_tensor(rnd_build *b, engine__tensor *t, float center,
 	}
 }
 
+/* The type of a matrix with rows of k: K-quant rows must be whole
+ * super-blocks of 256 (PolyLM-1.7B's are; the tiny shape's 64 are not), and
+ * such a matrix falls back to q8_0, as `polytrans-model quantize` does. */
+static int rnd_mat_type(int type, int64_t k)
+{
+	return engine__row_bytes(type, k) ? type : ENGINE_TYPE_Q8_0;
+}
+
 static int rnd_layout(rnd_build *b, const engine_shape *sh, int type,
 		      pt_err *e)
 {
@@ -110,7 +118,7 @@ static int rnd_layout(rnd_build *b, const engine_shape *sh, int type,
 		if ((rc = rnd_tensor(b, NAME, TY, K, N, e)))        \
 			return rc;                                  \
 	} while (0)
-	T("token_embd.weight", type, d, sh->n_vocab);
+	T("token_embd.weight", rnd_mat_type(type, d), d, sh->n_vocab);
 	T("position_embd.weight", ENGINE_TYPE_F32, d, sh->n_ctx);
 	for (int l = 0; l < sh->n_layer; l++) {
 		static const char *names[12] = {
@@ -123,12 +131,12 @@ static int rnd_layout(rnd_build *b, const engine_shape *sh, int type,
 		const int64_t n[12] = { 1, 1, 3 * d, 1, d, 1, 1, 1, ff, 1, d, 1 };
 		for (int i = 0; i < 12; i++) {
 			snprintf(nm, sizeof nm, "blk.%d.%s", l, names[i]);
-			T(nm, n[i] > 1 ? type : ENGINE_TYPE_F32, k[i], n[i]);
+			T(nm, n[i] > 1 ? rnd_mat_type(type, k[i]) : ENGINE_TYPE_F32, k[i], n[i]);
 		}
 	}
 	T("output_norm.weight", ENGINE_TYPE_F32, d, 1);
 	T("output_norm.bias", ENGINE_TYPE_F32, d, 1);
-	T("output.weight", type, d, sh->n_vocab);
+	T("output.weight", rnd_mat_type(type, d), d, sh->n_vocab);
 #undef T
 	return 0;
 }

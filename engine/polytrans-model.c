@@ -55,7 +55,7 @@ static const char pm_usage_text[] =
 	"                                 pipeline of the daemon, without the daemon\n"
 	"  quantize IN OUT TYPE [--threads N]\n"
 	"                                 convert the weight matrices to TYPE\n"
-	"                                 (f32 f16 bf16 q8_0 q4_0)\n"
+	"                                 (f32 f16 bf16 q8_0 q4_0 q4_k q6_k)\n"
 	"  bench --shape 1.7b|tiny --type f32|bf16|f16|q8_0|q4_0 [--threads N]\n"
 	"        [--reps N] [--json]\n"
 	"                                 speed of prefill and decode on random weights\n"
@@ -557,7 +557,7 @@ static int pm_cmd_quantize(int argc, char **argv)
 		return pm_usage_error("quantize takes IN OUT TYPE");
 	type = engine_type_from_name(argv[optind + 2]);
 	if (type < 0)
-		return pm_usage_error("quantize: unknown type '%s' (f32, f16, bf16, q8_0, q4_0)",
+		return pm_usage_error("quantize: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)",
 				      argv[optind + 2]);
 	pt_err_clear(&e);
 	rc = engine_quantize(argv[optind], argv[optind + 1], type, (int)threads, &e);

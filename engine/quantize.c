@@ -32,6 +32,8 @@ static uint32_t file_type_of(int type)
 	case ENGINE_TYPE_F16: return 1;
 	case ENGINE_TYPE_Q4_0: return 2;
 	case ENGINE_TYPE_Q8_0: return 7;
+	case ENGINE_TYPE_Q4_K: return 14; /* Q4_K_S: every matrix Q4_K */
+	case ENGINE_TYPE_Q6_K: return 18;
 	case ENGINE_TYPE_BF16: return 32;
 	default: return 0;
 	}
@@ -39,7 +41,8 @@ static uint32_t file_type_of(int type)
 
 static bool is_quantized(int type)
 {
-	return type == ENGINE_TYPE_Q8_0 || type == ENGINE_TYPE_Q4_0;
+	return type == ENGINE_TYPE_Q8_0 || type == ENGINE_TYPE_Q4_0 ||
+	       type == ENGINE_TYPE_Q4_K || type == ENGINE_TYPE_Q6_K;
 }
 
 /* The matrices that are converted: token_embd, output and the four per
@@ -162,10 +165,25 @@ static int make_plan(plan *p, const char *in_path, pt_err *e)
 	p->out_off = calloc((size_t)p->n_t + 1, sizeof *p->out_off);
 	if (!p->out_type || !p->out_bytes || !p->out_off)
 		return pt_err_set(e, PT_ENOMEM, "out of memory");
+	int n_fallback = 0;
+	const char *first_fallback = NULL;
+
 	for (int i = 0; i < p->n_t; i++) {
 		const engine__tensor *t = engine__gguf_tensor(p->g, i);
 		int ot = converts(t) ? p->type : t->type;
 		size_t row = engine__row_bytes(ot, t->ne[0]);
+		/* K-quants need rows of whole super-blocks of 256 (PolyLM's 2048
+		 * and 8192 are; small test models may not be): such a matrix is
+		 * written as Q8_0, as llama.cpp's quantizer falls back too. */
+		if (row == 0 && ot != t->type && engine__type(ot)->block == 256) {
+			pt_log(PT_LOG_INFO, "%s: tensor %s: rows of %" PRId64 " elements are "
+			       "not a multiple of 256; written as q8_0", in_path, t->name,
+			       t->ne[0]);
+			if (n_fallback++ == 0)
+				first_fallback = t->name;
+			ot = ENGINE_TYPE_Q8_0;
+			row = engine__row_bytes(ot, t->ne[0]);
+		}
 		if (ot != t->type && !engine__type(t->type)->supported)
 			return pt_err_set(e, PT_EUNSUPPORTED, "%s: tensor %s has type %s, which "
 					  "cannot be converted", in_path, t->name,
@@ -184,11 +202,16 @@ static int make_plan(plan *p, const char *in_path, pt_err *e)
 		    __builtin_add_overflow(off, (align - off % align) % align, &off))
 			return pt_err_set(e, PT_ETOOLARGE, "%s: the output would be too large",
 					  in_path);
-		if (ot != t->type && t->ne[0] > p->max_row) {
+		if (ot != t->type && t->ne[0] > p->max_row)
 			p->max_row = t->ne[0];
+		if (ot != t->type && row > p->max_out_row)
 			p->max_out_row = row;
-		}
 	}
+	if (n_fallback)
+		pt_log(PT_LOG_WARN, "%s: %d of the matrices (%s%s) have rows that are not a "
+		       "multiple of 256 and were written as q8_0 instead of %s", in_path,
+		       n_fallback, first_fallback, n_fallback > 1 ? ", ..." : "",
+		       engine_type_name(p->type));
 	return 0;
 }
 
@@ -430,8 +453,8 @@ int engine_quantize(const char *in_path, const char *out_path, int type, int n_t
 	if (!in_path || !out_path)
 		return pt_err_set(e, PT_EINVAL, "engine_quantize: no input or output path");
 	if (type < 0 || engine_type_from_name(engine_type_name(type)) != type)
-		return pt_err_set(e, PT_EINVAL, "cannot convert to type %s (f32, f16, bf16, q8_0 "
-				  "and q4_0 are possible)", engine_type_name(type));
+		return pt_err_set(e, PT_EINVAL, "cannot convert to type %s (f32, f16, bf16, q8_0, "
+				  "q4_0, q4_k and q6_k are possible)", engine_type_name(type));
 	if ((rc = engine__gguf_open(in_path, 1, &g, e)))
 		return rc;
 	k = calloc(1, sizeof *k);
