@@ -2,9 +2,9 @@
 """Minimal GGUF v3 reader for the reference tests (numpy only).
 
 Reads the key/value metadata and the weights of a GGUF file and decodes the
-weight types the engine supports (F32, F16, BF16, Q8_0, Q4_0) to float64, so
-that the reference forward pass can be run on exactly the numbers stored in a
-quantized file. This separates two questions in the tests: how far the
+weight types the engine supports (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) to
+float64, so that the reference forward pass can be run on exactly the numbers
+stored in a quantized file. This separates two questions in the tests: how far the
 quantization moves the logits (converter + format), and whether the engine
 computes correctly on the weights it was given (kernels).
 
@@ -23,6 +23,8 @@ GGML_TYPES = {
     1: ('F16', 1, 2),
     2: ('Q4_0', 32, 18),
     8: ('Q8_0', 32, 34),
+    12: ('Q4_K', 256, 144),
+    14: ('Q6_K', 256, 210),
     30: ('BF16', 1, 2),
 }
 
@@ -130,9 +132,55 @@ class GGUF:
             lo = (qs & 0x0F).astype(np.float64) - 8.0
             hi = (qs >> 4).astype(np.float64) - 8.0
             x = (np.concatenate([lo, hi], axis=1) * d).reshape(-1)
+        elif tname == 'Q4_K':
+            x = _decode_q4_k(raw)
+        elif tname == 'Q6_K':
+            x = _decode_q6_k(raw)
         else:
             raise GGUFError(f'{self.path}: tensor {name}: cannot decode {tname}')
         return x.reshape(shape)
+
+
+def _decode_q4_k(raw):
+    """Q4_K super-blocks of 256: f16 d, f16 dmin, 12 bytes of 6-bit scales and
+    mins for 8 sub-blocks of 32, 128 bytes of nibbles. Sub-blocks 0-3 keep
+    scale and min in the low 6 bits of bytes 0-3 and 4-7; sub-blocks 4-7 keep
+    their low 4 bits in bytes 8-11 (scale low nibble, min high nibble) and
+    their top 2 bits in the top bits of bytes 0-3 (scale) and 4-7 (min).
+    Nibble byte 32c + l holds element 64c + l (low) and 64c + 32 + l (high).
+    Value = d * scale * q - dmin * min."""
+    b = raw.reshape(-1, 144)
+    d = b[:, 0:2].copy().view('<f2').astype(np.float64)
+    dmin = b[:, 2:4].copy().view('<f2').astype(np.float64)
+    s = b[:, 4:16].astype(np.int64)
+    sc = np.concatenate([s[:, 0:4] & 63, (s[:, 8:12] & 15) | ((s[:, 0:4] >> 6) << 4)], axis=1)
+    mn = np.concatenate([s[:, 4:8] & 63, (s[:, 8:12] >> 4) | ((s[:, 4:8] >> 6) << 4)], axis=1)
+    qs = b[:, 16:144].reshape(-1, 4, 32).astype(np.int64)
+    q = np.stack([qs & 15, qs >> 4], axis=2).reshape(-1, 8, 32)
+    x = d[:, :, None] * sc[:, :, None] * q - dmin[:, :, None] * mn[:, :, None]
+    return x.reshape(-1)
+
+
+def _decode_q6_k(raw):
+    """Q6_K super-blocks of 256: 128 bytes of low nibbles (ql), 64 bytes of
+    2-bit high parts (qh), 16 int8 scales (one per 16 elements), f16 d. In
+    each half of 128 (ql[64h:], qh[32h:]) element 32i + l takes the low
+    nibble (i < 2) or high nibble (i >= 2) of ql[l + 32 (i & 1)] and bits
+    2i, 2i + 1 of qh[l]. Value = d * scale * (q - 32)."""
+    b = raw.reshape(-1, 210)
+    ql = b[:, 0:128].astype(np.int64)
+    qh = b[:, 128:192].astype(np.int64)
+    sc = b[:, 192:208].copy().view(np.int8).astype(np.float64)
+    d = b[:, 208:210].copy().view('<f2').astype(np.float64)
+    halves = []
+    for h in range(2):
+        lo, hb = ql[:, 64 * h:64 * h + 64], qh[:, 32 * h:32 * h + 32]
+        halves += [(lo[:, :32] & 15) | ((hb & 3) << 4),
+                   (lo[:, 32:] & 15) | (((hb >> 2) & 3) << 4),
+                   (lo[:, :32] >> 4) | (((hb >> 4) & 3) << 4),
+                   (lo[:, 32:] >> 4) | (((hb >> 6) & 3) << 4)]
+    q = np.concatenate(halves, axis=1) - 32
+    return (d * np.repeat(sc, 16, axis=1) * q).reshape(-1)
 
 
 # GGUF (llama.cpp gpt2) tensor name -> (HF name, transpose?). GGUF stores the
