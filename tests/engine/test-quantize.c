@@ -4,7 +4,8 @@
  * gives, everything else is copied byte for byte, the keys survive with
  * general.file_type / general.quantization_version updated, the result
  * loads as a model, any type converts to any other, threads do not change
- * a byte, and refusals leave no file behind.
+ * a byte, and refusals leave no file behind. The K-quants convert rows of
+ * whole super-blocks and fall back to q8_0 for other rows.
  */
 #include <dirent.h>
 #include <inttypes.h>
@@ -104,9 +105,11 @@ static void check_output(const char *in, const char *out, int type)
 		CHECK(ta == tb && la == lb && !memcmp(ra, rb, la), "%s: key %s changed", tn, k);
 	}
 	uint32_t ft = 99, qv = 0;
-	bool quant = type == ENGINE_TYPE_Q8_0 || type == ENGINE_TYPE_Q4_0;
+	bool quant = type == ENGINE_TYPE_Q8_0 || type == ENGINE_TYPE_Q4_0 ||
+		     type == ENGINE_TYPE_Q4_K || type == ENGINE_TYPE_Q6_K;
 	uint32_t want_ft = type == ENGINE_TYPE_F32 ? 0 : type == ENGINE_TYPE_F16 ? 1 :
-			   type == ENGINE_TYPE_Q4_0 ? 2 : type == ENGINE_TYPE_Q8_0 ? 7 : 32;
+			   type == ENGINE_TYPE_Q4_0 ? 2 : type == ENGINE_TYPE_Q8_0 ? 7 :
+			   type == ENGINE_TYPE_Q4_K ? 14 : type == ENGINE_TYPE_Q6_K ? 18 : 32;
 	CHECK(engine__gguf_get_u32(b, "general.file_type", &ft, NULL) == 0 && ft == want_ft,
 	      "%s: general.file_type %u, want %u", tn, ft, want_ft);
 	int rq = engine__gguf_get_u32(b, "general.quantization_version", &qv, NULL);
@@ -191,6 +194,54 @@ static void test_types(void)
 	unlink(out2_path);
 }
 
+/*
+ * The K-quants: a model with rows of 256 and 512 converts every matrix
+ * (exactly what quantizing the rows gives, and it loads); the tiny model's
+ * rows of 32 and 64 are not whole super-blocks, so its matrices fall back
+ * to q8_0 and the file still loads.
+ */
+static void test_k_types(void)
+{
+	static const int types[] = { ENGINE_TYPE_Q4_K, ENGINE_TYPE_Q6_K };
+	tb_model wide = { .d = 256, .n_head = 4, .n_layer = 2, .ff = 512, .n_ctx = 8,
+			  .with_output = 1, .seed = 5 };
+	tb_file f;
+	pt_err e = { 0 };
+
+	tb_tiny_model(&f, &wide);
+	CHECK(tb_save(&f, out2_path) == 0, "write");
+	tb_free(&f);
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		const char *tn = engine_type_name(types[i]);
+		int rc = engine_quantize(out2_path, out_path, types[i], 2, &e);
+		CHECK(rc == 0, "rows of 256 to %s: %s", tn, e.msg);
+		if (rc)
+			continue;
+		check_output(out2_path, out_path, types[i]);
+		engine_model *m = NULL;
+		CHECK(engine_model_load(out_path, NULL, &m, &e) == 0, "%s loads: %s", tn, e.msg);
+		engine_model_free(m);
+
+		rc = engine_quantize(in_path, out_path, types[i], 2, &e);
+		CHECK(rc == 0, "rows of 32 to %s: %s", tn, e.msg);
+		engine__gguf *g = NULL;
+		if (rc == 0 && engine__gguf_open(out_path, 0, &g, &e) == 0) {
+			int n_q8 = 0;
+			for (int t = 0; t < engine__gguf_n_tensors(g); t++) {
+				const engine__tensor *ts = engine__gguf_tensor(g, t);
+				n_q8 += is_matrix(ts->name) && ts->type == ENGINE_TYPE_Q8_0;
+			}
+			CHECK(n_q8 == 2 + 4 * 2, "%s fallback: %d matrices in q8_0", tn, n_q8);
+			engine__gguf_close(g);
+			CHECK(engine_model_load(out_path, NULL, &m, &e) == 0, "%s fallback loads: %s",
+			      tn, e.msg);
+			engine_model_free(m);
+		}
+	}
+	unlink(out2_path);
+	unlink(out_path);
+}
+
 static void test_refusals(void)
 {
 	tb_file f;
@@ -215,8 +266,8 @@ static void test_refusals(void)
 	CHECK(count_files() == before, "refusals leave no file (%d files, %d before)",
 	      count_files(), before);
 
-	rc = engine_quantize(in_path, out_path, ENGINE_TYPE_Q4_K, 2, &e);
-	CHECK(rc == PT_EINVAL && strstr(e.msg, "q4_k"), "q4_k target: %d %s", rc, e.msg);
+	rc = engine_quantize(in_path, out_path, ENGINE_TYPE_Q5_K, 2, &e);
+	CHECK(rc == PT_EINVAL && strstr(e.msg, "q5_k"), "q5_k target: %d %s", rc, e.msg);
 	CHECK(engine_quantize(in_path, out_path, -1, 2, NULL) == PT_EINVAL &&
 	      engine_quantize(in_path, out_path, 99, 2, NULL) == PT_EINVAL, "bad type ids");
 	snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/out.gguf", dir);
@@ -243,6 +294,7 @@ int main(void)
 	CHECK(tb_save(&f, in_path) == 0, "write %s", in_path);
 	tb_free(&f);
 	test_types();
+	test_k_types();
 	test_refusals();
 	unlink(in_path);
 	unlink(out_path);
