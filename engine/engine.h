@@ -291,4 +291,26 @@ int engine_model_new_random(const engine_shape *s, int type, uint64_t seed,
 int engine_membw_measure(int n_threads, size_t bytes, int passes,
 			 double *gbps, pt_err *e);
 
+/* Arithmetic peaks (peaks.c). */
+enum {
+	ENGINE_PEAK_FMA32 = 0,   /* fp32 fused multiply-add: GFLOP/s */
+	ENGINE_PEAK_BF16DOT = 1, /* bf16 pair dot products (VDPBF16PS): GFLOP/s */
+	ENGINE_PEAK_INT8DOT = 2, /* u8 x s8 quad dot products (VPDPBUSD): GOP/s */
+	ENGINE_PEAK_COUNT_
+};
+
+/* "fp32 FMA", "bf16 dot (VDPBF16PS)", ...; "?" for an unknown kind. */
+const char *engine_peak_name(int kind);
+
+/*
+ * Measures an arithmetic peak with n_threads threads (0 = the number of
+ * cores): register-only loops of the widest form of the instruction this
+ * CPU has, on independent accumulators, for about `seconds` (best of three
+ * runs). A multiply and an add count as two operations. Fails with
+ * PT_EUNSUPPORTED, saying which instruction is missing, if the CPU lacks
+ * it. Not thread-safe against other measurements (it uses the cores).
+ */
+int engine_peak_measure(int kind, int n_threads, double seconds, double *gops,
+			pt_err *e);
+
 #endif

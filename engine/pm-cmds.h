@@ -7,8 +7,8 @@
 #ifndef PM_CMDS_H
 #define PM_CMDS_H
 
-/* polytrans-model bench --shape 1.7b|tiny --type TYPE [--threads N]
- * [--reps N] [--json] (polytrans-model-bench.c) */
+/* polytrans-model bench --shape 1.7b|tiny --type TYPE[,TYPE...]|all
+ * [--threads N] [--reps N] [--json] (polytrans-model-bench.c) */
 int pm_cmd_bench(int argc, char **argv);
 
 /* polytrans-model translate MODEL --to LANG [--from LANG] [TEXT]: the

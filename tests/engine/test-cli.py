@@ -3,13 +3,14 @@
 fixture model: exit statuses (0 ok, 1 failure with one "polytrans-model:"
 line, 2 usage), info, tokenize (against python3-sentencepiece when it is
 installed), detokenize, run (--ids, --logits-out, stop strings, beams),
-quantize, and the errors for invalid UTF-8 and missing files.
+quantize, bench (--json on the tiny shape), and the errors for invalid UTF-8 and missing files.
 
 Usage: test-cli.py PATH/TO/polytrans-model [polytrans-model.1]
 (env FIXTURES: the fixtures). With the man page, every option and command
 of --help must be documented in it, and every option it documents must be
 one --help knows.
 """
+import json
 import os
 import re
 import struct
@@ -70,6 +71,11 @@ def test_usage():
         ("quantize", TINY, "out.gguf"),
         ("quantize", TINY, "out.gguf", "q9_9"),
         ("detokenize", TINY, "12x"),
+        ("bench", "--shape", "tiny", "--type", "q9_9"),
+        ("bench", "--shape", "tiny", "--type", ","),
+        ("bench", "--shape", "tiny", "--type", "q8_0,,nope"),
+        ("bench", "--shape", "tiny", "--reps", "0"),
+        ("bench", "--shape", "huge"),
     ]
     for args in cases:
         rc, out, err = pm(*args)
@@ -277,6 +283,52 @@ def test_quantize(tmp):
     check(rc == 1 and one_error_line(err), "quantize missing input: %d %r" % (rc, err))
 
 
+def test_bench():
+    """bench --json on the tiny shape, two types: every figure present,
+    positive and consistent with the ones it is computed from."""
+    rc, out, err = pm("bench", "--shape", "tiny", "--type", "q8_0,q4_0", "--threads", "2",
+                      "--reps", "1", "--json")
+    check(rc == 0, "bench --json: status %d %s" % (rc, err))
+    try:
+        d = json.loads(out)
+    except ValueError as ex:
+        check(False, "bench --json is not JSON: %s: %r" % (ex, out[:300]))
+        return
+    check(d["membw_gbps"] > 0 and d["membw_gbps"] == max(d["membw_before_gbps"],
+                                                        d["membw_after_gbps"]),
+          "bandwidth %r" % d["membw_gbps"])
+    check(sorted(d["peaks"]) == ["bf16_dot", "fp32_fma", "int8_dot"], "peaks %r" % d["peaks"])
+    for name, p in d["peaks"].items():
+        check(("skipped" in p and p["skipped"]) or (p["per_s"] > 0 and p["one_thread_per_s"] > 0),
+              "peak %s: %r" % (name, p))
+    check([t["type"] for t in d["types"]] == ["q8_0", "q4_0"], "types %r" % d["types"])
+    for t in d["types"]:
+        what = "bench " + t["type"]
+        check([p["tokens"] for p in t["prefill"]] == [128, 512], what + " prefill lengths")
+        for p in t["prefill"]:
+            check(p["tokens_per_s"] > 0 and p["flop_per_token"] > 0, what + " prefill %r" % p)
+            check(abs(p["gflop_per_s"] - p["tokens_per_s"] * p["flop_per_token"] / 1e9)
+                  <= 0.01 * p["gflop_per_s"] + 0.1, what + " GFLOP/s %r" % p)
+            check(p["peak"] in d["peaks"], what + " prefill peak %r" % p["peak"])
+        dec = t["decode"]
+        check([x["batch"] for x in dec] == [1, 1, 4, 8, 16], what + " batches %r" % dec)
+        for x in dec:
+            check(x["tokens_per_s"] > 0 and x["floor_tokens_per_s"] > 0, what + " %r" % x)
+            check(abs(x["fraction_of_floor"] - x["tokens_per_s"] / x["floor_tokens_per_s"])
+                  < 0.002 + 0.001 * x["fraction_of_floor"], what + " fraction %r" % x)
+        check(dec[4]["floor_tokens_per_s"] > 15.9 * dec[1]["floor_tokens_per_s"],
+              what + " batch floors")
+        check(t["weight_bytes"] > t["decode_bytes_per_token"] > 0, what + " bytes")
+        check(t["peak_rss_bytes"] > t["weight_bytes"], what + " peak RSS %r" % t["peak_rss_bytes"])
+        check(abs(t["peak_rss_bound_bytes"] - 1.1 * (t["weight_bytes"] + t["kv_cache_bytes"])) < 2,
+              what + " RSS bound")
+    rc, out, err = pm("bench", "--shape", "tiny", "--type", "q4_0", "--threads", "1",
+                      "--reps", "1")
+    text = out.decode()
+    check(rc == 0 and "decode batch 16" in text and "peak int8 dot" in text and
+          "of the floor" in text, "bench text: status %d %r" % (rc, text[:500]))
+
+
 def main():
     global PM, FIX, TINY
     if len(sys.argv) not in (2, 3):
@@ -299,6 +351,7 @@ def main():
         test_invalid_utf8()
         test_run(tmp)
         test_quantize(tmp)
+        test_bench()
     print("%d passed, %d failed" % (passes, failures))
     return 1 if failures else 0
 

@@ -7,6 +7,8 @@
  * - every element-wise kernel against the scalar one;
  * - the thread pool under repeated use;
  * - the matmul driver on both paths (few tokens, SGEMM);
+ * - the arithmetic peak loops (a rate, or a refusal naming the
+ *   instruction; bad arguments refused);
  * - engine_decode on a tiny random model: prefill equals token-by-token
  *   decode, a two-sequence batch equals each sequence alone, truncating
  *   and re-evaluating reproduces logits, positions past n_ctx fail.
@@ -341,6 +343,35 @@ static void test_matmul(void)
 	engine__pool_free(p);
 }
 
+/* ---- Arithmetic peaks -------------------------------------------------------- */
+
+static void test_peaks(void)
+{
+	for (int kd = 0; kd < ENGINE_PEAK_COUNT_; kd++) {
+		double g = -1.0;
+		pt_err e = { 0 };
+		int rc = engine_peak_measure(kd, 1, 0.05, &g, &e);
+		if (rc == PT_EUNSUPPORTED) {
+			CHECK(strstr(e.msg, "VDPBF16PS") || strstr(e.msg, "VPDPBUSD") ||
+			      strstr(e.msg, "FMA"), "peak %d refused without the reason: %s",
+			      kd, e.msg);
+			printf("peak %s: %s\n", engine_peak_name(kd), e.msg);
+			continue;
+		}
+		/* any real CPU does more than 1 GFLOP/s, and none 100 TFLOP/s per core */
+		CHECK(rc == 0 && g > 1.0 && g < 1e5, "peak %s: rc %d, %g G/s: %s",
+		      engine_peak_name(kd), rc, g, e.msg);
+		printf("peak %s: %.1f G/s on one thread\n", engine_peak_name(kd), g);
+	}
+	double g = 7.0;
+	pt_err e = { 0 };
+	CHECK(engine_peak_measure(ENGINE_PEAK_COUNT_, 1, 0.05, &g, &e) == PT_EINVAL && g == 7.0,
+	      "unknown peak kind accepted");
+	CHECK(engine_peak_measure(ENGINE_PEAK_FMA32, 1, 0.0, &g, &e) == PT_EINVAL && g == 7.0,
+	      "zero seconds accepted");
+	CHECK(strcmp(engine_peak_name(-1), "?") == 0, "name of an unknown peak");
+}
+
 /* ---- Forward pass on a tiny random model ------------------------------------- */
 
 /* Largest |a - b| over n, relative to the largest |b|. */
@@ -556,6 +587,7 @@ int main(void)
 	test_ops();
 	test_pool();
 	test_matmul();
+	test_peaks();
 	test_forward(ENGINE_TYPE_F32);
 	test_forward(ENGINE_TYPE_Q8_0);
 	/* the tiny shape's rows of 64 fall back to q8_0; ffn_down (rows of
