@@ -246,6 +246,59 @@ int engine_generate(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
 		    engine_gen_result *res, pt_err *e);
 void engine_gen_result_done(engine_gen_result *res);
 
+/*
+ * Batched generation: several greedy or sampling generations, each in a
+ * slot bound to its own sequence of one context, advance together, one
+ * engine_decode call per step for all running slots (the weights are read
+ * once for all of them). A slot starts and ends between steps; the others
+ * are not disturbed. Each slot follows engine_generate's rules (the same
+ * params, picks, stop strings, budget), so a greedy slot produces exactly
+ * what engine_generate would for its prompt given the same cached prefix.
+ * One thread at a time, like the context.
+ */
+typedef struct engine_bgen engine_bgen;
+
+enum { ENGINE_BGEN_IDLE = 0, ENGINE_BGEN_RUNNING = 1, ENGINE_BGEN_DONE = 2 };
+
+/* Creates a generator of n_slots slots; slot i decodes in sequence
+ * seqs[i] (distinct sequences of c). Every buffer is allocated here, sized
+ * for answers as long as the context. Free with engine_bgen_free (NULL is
+ * a no-op) before the context. */
+int engine_bgen_new(engine_ctx *c, const int32_t *seqs, int32_t n_slots, engine_bgen **out,
+		    pt_err *e);
+void engine_bgen_free(engine_bgen *b);
+int32_t engine_bgen_n_slots(const engine_bgen *b);
+/* ENGINE_BGEN_* of a slot; its sequence. */
+int engine_bgen_state(const engine_bgen *b, int32_t slot);
+int32_t engine_bgen_seq(const engine_bgen *b, int32_t slot);
+int32_t engine_bgen_n_running(const engine_bgen *b);
+
+/*
+ * Starts an idle slot on prompt[0..n_prompt) with gp (n_beams must be 1):
+ * what the slot's sequence caches is kept as far as it agrees with the
+ * prompt (a prefix put there with engine_kv_copy, say), the rest is
+ * evaluated now in the slot's own engine_decode calls, and the first token
+ * is picked. The slot is then RUNNING, or DONE if it already stopped.
+ * prompt, gp (and its stop strings and cancel flag) and ud must stay valid
+ * until the slot is taken. cb (may be NULL) gets the text as it is final.
+ */
+int engine_bgen_start(engine_bgen *b, int32_t slot, const int32_t *prompt, size_t n_prompt,
+		      const engine_gen_params *gp, engine_text_cb cb, void *ud, pt_err *e);
+/*
+ * Advances every running slot by one token: one engine_decode call for
+ * all of them, then each picks its next token; slots that stop (EOS, stop
+ * string, budget, their cancel flag, their callback) become DONE. On a
+ * decode failure the slots are left as they were and the error returned.
+ */
+int engine_bgen_step(engine_bgen *b, pt_err *e);
+/*
+ * Takes a slot's result into *res (free with engine_gen_result_done; res
+ * NULL: dropped) and makes the slot idle. A running slot is stopped first
+ * (its result then says ENGINE_STOP_CANCELLED). The sequence keeps its
+ * cache, which a next start may reuse.
+ */
+int engine_bgen_take(engine_bgen *b, int32_t slot, engine_gen_result *res, pt_err *e);
+
 /* ---- Quantization and helpers ---------------------------------------- */
 
 /* Parses "f32", "f16", "bf16", "q8_0", "q4_0"; returns the GGML type id or

@@ -59,8 +59,18 @@ int engine__gen_alloc(void **p, size_t n, size_t sz, size_t *total);
 void engine__gen_free(engine__gen *g);
 int engine__gen_cancelled(const engine__gen *g);
 
+/* Checks generation parameters (n_seq: sequences of the context) and a
+ * prompt against the context; the messages name the bad value. */
+int engine__gen_check_params(const engine_gen_params *gp, int32_t n_seq,
+			      int32_t n_vocab, pt_err *e);
+int engine__gen_check_prompt(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
+			     const engine_gen_params *gp, pt_err *e);
+
 int engine__stop_find(const engine__gen *g, const char *text, size_t len,
 		      size_t old_len, size_t *pos);
+/* Length of the longest suffix of text[0..len) that may start a stop
+ * string (held back from the stream). */
+size_t engine__stop_hold(const engine__gen *g, const char *text, size_t len);
 void engine__rep_penalty(engine__gen *g, float *scores, const int32_t *gen,
 			 int32_t n_gen);
 int32_t engine__pick(engine__gen *g, float *logits, const int32_t *gen,

@@ -124,7 +124,7 @@ int engine__stop_find(const engine__gen *g, const char *text, size_t len,
 /* Length of the longest suffix of text[0..len) that is a proper prefix of
  * some stop string: text that must be held back from the stream until the
  * next tokens show whether it starts a stop string. */
-static size_t gen__stop_hold(const engine__gen *g, const char *text, size_t len)
+size_t engine__stop_hold(const engine__gen *g, const char *text, size_t len)
 {
 	const engine_gen_params *gp = g->gp;
 	size_t best = 0;
@@ -405,8 +405,8 @@ int32_t engine__pick(engine__gen *g, float *logits, const int32_t *gen,
 
 /* ---- State of one call ------------------------------------------------- */
 
-static int gen__check_params(const engine_gen_params *gp, int32_t n_seq,
-			     int32_t n_vocab, pt_err *e)
+int engine__gen_check_params(const engine_gen_params *gp, int32_t n_seq,
+			      int32_t n_vocab, pt_err *e)
 {
 	if (gp->max_tokens < 0)
 		return pt_err_set(e, PT_EINVAL, "max_tokens is %d: must be 0 or more",
@@ -639,7 +639,7 @@ static int gen__run_single(engine__gen *g, engine_text_cb cb, void *ud, pt_err *
 			gen__emit(g, g->text_len, cb, ud);
 			return 0;
 		}
-		if (gen__emit(g, g->text_len - gen__stop_hold(g, g->text, g->text_len),
+		if (gen__emit(g, g->text_len - engine__stop_hold(g, g->text, g->text_len),
 			      cb, ud) != 0) {
 			g->stop = ENGINE_STOP_CALLBACK;
 			return 0;
@@ -668,7 +668,7 @@ int engine__gen_cancelled(const engine__gen *g)
 
 /* ---- Entry point -------------------------------------------------------- */
 
-static int gen__check_prompt(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
+int engine__gen_check_prompt(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
 			     const engine_gen_params *gp, pt_err *e)
 {
 	int32_t n_ctx = engine__ctx_n_ctx(c), n_vocab = engine_n_vocab(engine_ctx_model(c));
@@ -728,9 +728,9 @@ int engine_generate(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
 		return pt_err_set(e, PT_EINVAL, "engine_generate: no context or result");
 	if (gp == NULL)
 		gp = &defaults;
-	rc = gen__check_params(gp, engine__ctx_n_seq(c), engine_n_vocab(engine_ctx_model(c)), e);
+	rc = engine__gen_check_params(gp, engine__ctx_n_seq(c), engine_n_vocab(engine_ctx_model(c)), e);
 	if (rc == 0)
-		rc = gen__check_prompt(c, prompt, n_prompt, gp, e);
+		rc = engine__gen_check_prompt(c, prompt, n_prompt, gp, e);
 	if (rc == 0)
 		rc = gen__init(&g, c, prompt, n_prompt, gp, e);
 	if (rc != 0)
