@@ -1,5 +1,6 @@
-/* pipeline.c: text -> segments -> prompts -> answers -> text (pipeline.h). */
-#include "pipeline.h"
+/* pipeline.c: text -> segments -> prompts -> answers -> text (pipeline.h,
+ * pipeline-impl.h); batched decoding is in pipeline-batch.c. */
+#include "pipeline-impl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,48 +16,10 @@
 /* A request's detected language is used for all of its segments only when
  * the detector is at least this sure; else each segment is detected. */
 #define PTD__REQUEST_CONF 0.5f
-/* Beams of the retry after a failed check (issue 3). */
-#define PTD__RETRY_BEAMS 4
 /* Warnings kept per request; beyond, one line says how many were left out. */
 #define PTD__MAX_WARNINGS 64
 
-struct ptd_pipeline {
-	engine_model *model;
-	engine_model_info info;
-	engine_ctx *ctx;
-	langid_detector *det;
-	ptd_template *tpl_file;      /* owned, when a template file is used */
-	const ptd_template *tpl;
-	int n_ctx, n_seq, max_tokens, beams;
-	int32_t *ids;                /* n_ctx ids: the prompt of one segment */
-};
-
-typedef struct ptd__item {
-	langid_segs *segs;
-	char *result;
-	size_t result_len;
-	int any_text;                /* a TEXT piece was seen */
-} ptd__item;
-
-struct ptd_tr {
-	ptd_pipeline *pl;
-	ptd_tr_params p;
-	ptd__item *items;
-	size_t n_items;
-	size_t item, piece;          /* the next piece to look at */
-	size_t stream_from;          /* first piece of the next streamed segment */
-	uint32_t seg_index;          /* segment number within the item */
-	int from;                    /* LANGID_UND: per segment */
-	char from_code[8];
-	int beams, max_tokens;
-	char **warn;
-	size_t n_warn, n_warn_dropped;
-	uint64_t tokens;
-	double gen_s;
-	size_t n_segments, n_modelled;
-	char *note;                  /* streamed segment being assembled */
-	size_t note_cap;
-};
+static void ptd__seg_free(ptd_seg *seg);
 
 void ptd_pipeline_default_params(ptd_pipeline_params *p)
 {
@@ -92,6 +55,8 @@ int ptd_pipeline_new(const ptd_pipeline_params *p, ptd_pipeline **out, pt_err *e
 	if (pl == NULL)
 		return pt_err_set(e, PT_ENOMEM, "out of memory");
 	pl->n_seq = p->n_seq < PTD__RETRY_BEAMS ? PTD__RETRY_BEAMS : p->n_seq;
+	pl->n_slots = p->batch_slots > 0 ? p->batch_slots : 0;
+	pl->n_cache = pl->n_slots > 0 && p->prefix_cache > 0 ? p->prefix_cache : 0;
 	pl->max_tokens = p->max_tokens > 0 ? p->max_tokens : 256;
 	pl->beams = p->beams > 0 ? p->beams : 1;
 	if (pl->beams > pl->n_seq)
@@ -107,7 +72,10 @@ int ptd_pipeline_new(const ptd_pipeline_params *p, ptd_pipeline **out, pt_err *e
 		goto fail;
 	engine_model_get_info(pl->model, &pl->info);
 	cp.n_ctx = p->n_ctx > 0 && p->n_ctx < pl->info.n_ctx ? p->n_ctx : pl->info.n_ctx;
-	cp.n_seq = pl->n_seq;
+	/* Sequences: engine_generate's, the slots, the prefix cache. Their
+	 * caches are allocated zeroed and untouched until used, so memory
+	 * grows with the tokens actually held, not with the count. */
+	cp.n_seq = pl->n_seq + pl->n_slots + pl->n_cache;
 	cp.n_threads = p->n_threads;
 	rc = engine_ctx_new(pl->model, &cp, &pl->ctx, e);
 	if (rc != 0) {
@@ -121,6 +89,8 @@ int ptd_pipeline_new(const ptd_pipeline_params *p, ptd_pipeline **out, pt_err *e
 		goto fail;
 	}
 	if ((rc = langid_detector_new(&pl->det, e)) != 0)
+		goto fail;
+	if (pl->n_slots > 0 && (rc = ptd__batch_init(pl, e)) != 0)
 		goto fail;
 	if (p->template_path != NULL && p->template_path[0] != '\0') {
 		if ((rc = ptd_template_load(p->template_path, &pl->tpl_file, e)) != 0)
@@ -140,6 +110,7 @@ void ptd_pipeline_free(ptd_pipeline *pl)
 {
 	if (pl == NULL)
 		return;
+	ptd__batch_done(pl);
 	langid_detector_free(pl->det);
 	ptd_template_free(pl->tpl_file);
 	engine_ctx_free(pl->ctx);
@@ -277,9 +248,16 @@ void ptd_tr_free(ptd_tr *t)
 {
 	if (t == NULL)
 		return;
+	/* Normally done already by the thread that fed it. */
+	if (t->pl->bgen != NULL && ptd_tr_running(t) > 0)
+		ptd_tr_abort(t);
 	for (size_t i = 0; i < t->n_items; i++) {
 		langid_segs_free(t->items[i].segs);
 		free(t->items[i].result);
+	}
+	for (ptd_seg *seg = t->seg_head, *next; seg != NULL; seg = next) {
+		next = seg->next;
+		ptd__seg_free(seg);
 	}
 	for (size_t i = 0; i < t->n_warn; i++)
 		free(t->warn[i]);
@@ -291,40 +269,137 @@ void ptd_tr_free(ptd_tr *t)
 
 /* ---- One segment ---------------------------------------------------------- */
 
-/* Tokenizes the prompt for text and generates its answer with `beams`. */
-static int ptd__generate(ptd_tr *t, const char *from, const char *to, const char *text,
-			 size_t len, int beams, engine_gen_result *res, pt_err *e)
+static void ptd__seg_free(ptd_seg *seg)
+{
+	if (seg == NULL)
+		return;
+	free(seg->norm);
+	free(seg->ids);
+	free(seg->ans);
+	free(seg);
+}
+
+/* Builds and tokenizes the prompt of seg into seg->ids. A prompt that does
+ * not fit the context is not an error: the segment is DONE, too_long. */
+static int ptd__seg_prompt(ptd_tr *t, ptd_seg *seg, pt_err *e)
 {
 	ptd_pipeline *pl = t->pl;
-	engine_gen_params gp = engine_gen_default_params();
-	const char *stop = ptd_prompt_stop(pl->tpl);
+	const char *from = langid_lang_code(seg->from_lang), *to = langid_lang_code(t->p.to);
 	unsigned flags = pl->info.add_bos ? ENGINE_TOK_ADD_BOS : 0;
 	char *prompt = NULL;
 	size_t fixed, n = 0;
-	double t0;
 	int rc;
 
-	if ((rc = ptd_prompt_build(pl->tpl, from, to, text, len, &prompt, &fixed, e)) != 0)
+	if ((rc = ptd_prompt_build(pl->tpl, from, to, seg->norm, seg->norm_len, &prompt, &fixed,
+				   e)) != 0)
 		return rc;
 	/* Literal "<s>" in a person's text is text, not a control token. */
 	rc = engine_tokenize(pl->model, prompt, strlen(prompt), flags | ENGINE_TOK_NO_SPECIAL,
 			     pl->ids, (size_t)pl->n_ctx, &n, e);
 	free(prompt);
-	if (rc == PT_ETOOLARGE || (rc == 0 && n >= (size_t)pl->n_ctx - 1))
-		return pt_err_set(e, PT_ECONTEXT, "the prompt takes %zu tokens of %d", n,
-				  pl->n_ctx);
+	if (rc == PT_ETOOLARGE || (rc == 0 && n >= (size_t)pl->n_ctx - 1)) {
+		snprintf(seg->ctx_msg, sizeof seg->ctx_msg, "the prompt takes %zu tokens of %d",
+			 n, pl->n_ctx);
+		seg->too_long = 1;
+		seg->state = PTD__SEG_DONE;
+		return 0;
+	}
 	if (rc != 0)
 		return rc;
-	gp.max_tokens = t->max_tokens;
-	if ((size_t)gp.max_tokens > (size_t)pl->n_ctx - n)
-		gp.max_tokens = (int32_t)((size_t)pl->n_ctx - n);
+	if ((seg->ids = malloc(n * sizeof *seg->ids)) == NULL)
+		return pt_err_set(e, PT_ENOMEM, "out of memory");
+	memcpy(seg->ids, pl->ids, n * sizeof *seg->ids);
+	seg->n_ids = n;
+	seg->stop = ptd_prompt_stop(pl->tpl);
+	seg->gp = engine_gen_default_params();
+	seg->gp.max_tokens = t->max_tokens;
+	if ((size_t)seg->gp.max_tokens > (size_t)pl->n_ctx - n)
+		seg->gp.max_tokens = (int32_t)((size_t)pl->n_ctx - n);
+	seg->gp.stop = seg->stop != NULL ? &seg->stop : NULL;
+	seg->gp.n_stop = seg->stop != NULL ? 1 : 0;
+	seg->gp.cancel = t->p.cancel;
+	seg->state = PTD__SEG_WAIT;
+	return 0;
+}
+
+/* Normalizes and detects one TEXT piece and decides whether the model is
+ * needed: not for a piece with nothing to translate, already in the
+ * target language, or with no source language to be found (DONE, no
+ * answer: the piece stays as it is). */
+static int ptd__seg_prepare(ptd_tr *t, ptd_seg *seg, pt_err *e)
+{
+	const langid_detector *det = t->pl->det;
+	langid_guess g = { LANGID_UND, 0 };
+	const char *src;
+	size_t n, ng = 0;
+	int rc, from_lang = t->from;
+
+	seg->state = PTD__SEG_DONE;
+	src = langid_segs_text(t->items[seg->item].segs, seg->piece, &n);
+	if ((rc = langid_text_normalize(src, n, &seg->norm, &seg->norm_len, e)) != 0)
+		return rc;
+	if (!langid_text_has_words(det, seg->norm, seg->norm_len) ||
+	    langid_detect(det, seg->norm, seg->norm_len, &g, 1, &ng, NULL) != 0 || ng == 0)
+		return 0;
+	/* Already in the target language: nothing for the model to do. */
+	if (g.lang == t->p.to && g.confidence >= PTD__SAME_LANG_CONF)
+		return 0;
+	if (from_lang == LANGID_UND)
+		from_lang = g.lang;
+	if (from_lang == LANGID_UND || from_lang == t->p.to)
+		return 0;
+	if (t->from == LANGID_UND && strcmp(t->from_code, "und") == 0)
+		snprintf(t->from_code, sizeof t->from_code, "%s", langid_lang_code(from_lang));
+	t->n_modelled++;
+	seg->from_lang = from_lang;
+	return ptd__seg_prompt(t, seg, e);
+}
+
+int ptd__tr_issue(ptd_tr *t, ptd_seg **out, pt_err *e)
+{
+	*out = NULL;
+	while (t->iss_item < t->n_items) {
+		langid_segs *s = t->items[t->iss_item].segs;
+		size_t n = langid_segs_count(s), i = t->iss_piece;
+		ptd_seg *seg;
+
+		while (i < n && langid_segs_kind(s, i) != LANGID_PIECE_TEXT)
+			i++;
+		if (i == n) {
+			t->iss_item++;
+			t->iss_piece = 0;
+			continue;
+		}
+		if ((seg = calloc(1, sizeof *seg)) == NULL)
+			return pt_err_set(e, PT_ENOMEM, "out of memory");
+		seg->t = t;
+		seg->item = t->iss_item;
+		seg->piece = i;
+		seg->slot = -1;
+		t->iss_piece = i + 1;
+		t->n_segments++;
+		if (t->seg_tail != NULL)
+			t->seg_tail->next = seg;
+		else
+			t->seg_head = seg;
+		t->seg_tail = seg;
+		*out = seg;
+		return ptd__seg_prepare(t, seg, e);
+	}
+	return 0;
+}
+
+/* Generates with engine_generate (sequences 0..beams-1), unbatched. */
+static int ptd__seg_generate(ptd_tr *t, ptd_seg *seg, int beams, engine_gen_result *res,
+			     pt_err *e)
+{
+	engine_gen_params gp = seg->gp;
+	double t0 = pt_now();
+	int rc;
+
 	gp.n_beams = beams;
-	gp.stop = stop != NULL ? &stop : NULL;
-	gp.n_stop = stop != NULL ? 1 : 0;
-	gp.cancel = t->p.cancel;
 	/* The engine's time is the whole call, its set-up included. */
-	t0 = pt_now();
-	rc = engine_generate(pl->ctx, pl->ids, n, &gp, NULL, NULL, res, e);
+	rc = engine_generate(t->pl->ctx, seg->ids, seg->n_ids, &gp, NULL, NULL, res, e);
 	t->gen_s += pt_now() - t0;
 	if (rc == 0) {
 		t->tokens += (uint64_t)res->n_ids;
@@ -337,102 +412,75 @@ static int ptd__generate(ptd_tr *t, const char *from, const char *to, const char
 }
 
 /* Cleans res's answer and checks it; returns the check's verdict. */
-static int ptd__judge(ptd_tr *t, const char *from, const char *to, const char *src,
-		      size_t src_len, engine_gen_result *res)
+static int ptd__judge(ptd_tr *t, ptd_seg *seg, engine_gen_result *res)
 {
+	const char *from = langid_lang_code(seg->from_lang), *to = langid_lang_code(t->p.to);
 	langid_guess g = { LANGID_UND, 0 };
 	size_t ng = 0;
 
 	res->text_len = ptd_answer_clean(t->pl->tpl, from, to, res->text, res->text_len);
 	if (langid_detect(t->pl->det, res->text, res->text_len, &g, 1, &ng, NULL) != 0 || ng == 0)
 		g.lang = LANGID_UND;
-	return ptd_answer_check(src, src_len, res->text, res->text_len, to,
+	return ptd_answer_check(seg->norm, seg->norm_len, res->text, res->text_len, to,
 				langid_lang_code(g.lang), g.confidence);
 }
 
-/* Generates the answer for a normalized piece, retries once with beam
- * search if it fails its checks, and warns about what is still wrong.
- * *out gets the answer, or NULL when the piece is best left as it is. */
-static int ptd__model(ptd_tr *t, int from_lang, const char *text, size_t len, char **out,
-		      size_t *out_len, pt_err *e)
+void ptd__seg_answer(ptd_tr *t, ptd_seg *seg, engine_gen_result *res)
 {
-	const char *from = langid_lang_code(from_lang), *to = langid_lang_code(t->p.to);
-	engine_gen_result res, res2;
-	int rc, check;
+	engine_gen_result res2;
+	int check;
 
-	memset(&res, 0, sizeof res);
-	rc = ptd__generate(t, from, to, text, len, t->beams, &res, e);
-	if (rc == PT_ECONTEXT) {
-		ptd__warn(t, "segment %u: too long for the model's context (%s); left untranslated",
-			  t->seg_index, e != NULL ? e->msg : "");
-		return 0;
+	seg->state = PTD__SEG_DONE;
+	if (res->stop == ENGINE_STOP_CANCELLED) {
+		engine_gen_result_done(res);
+		seg->rc = pt_err_set(&seg->err, PT_ECANCELLED, "cancelled");
+		return;
 	}
-	if (rc != 0)
-		return rc;
-	check = ptd__judge(t, from, to, text, len, &res);
+	check = ptd__judge(t, seg, res);
 	if (check != PTD_CHECK_OK && t->beams < PTD__RETRY_BEAMS) {
 		memset(&res2, 0, sizeof res2);
-		rc = ptd__generate(t, from, to, text, len, PTD__RETRY_BEAMS, &res2, e);
-		engine_gen_result_done(&res);
-		if (rc != 0)
-			return rc;
-		res = res2;
-		check = ptd__judge(t, from, to, text, len, &res);
+		seg->rc = ptd__seg_generate(t, seg, PTD__RETRY_BEAMS, &res2, &seg->err);
+		engine_gen_result_done(res);
+		if (seg->rc != 0)
+			return;
+		*res = res2;
+		seg->retried = 1;
+		check = ptd__judge(t, seg, res);
 	}
-	if (check == PTD_CHECK_EMPTY) {
-		ptd__warn(t, "segment %u: %s; left untranslated", t->seg_index,
-			  ptd_check_name(check));
-		engine_gen_result_done(&res);
-		return 0;
+	seg->check = check;
+	seg->why = res->stop;
+	if (check != PTD_CHECK_EMPTY) {
+		seg->ans = res->text;
+		seg->ans_len = res->text_len;
+		res->text = NULL;
 	}
-	if (check != PTD_CHECK_OK)
-		ptd__warn(t, "segment %u: %s, even after a retry with %d beams; kept as it is",
-			  t->seg_index, ptd_check_name(check), PTD__RETRY_BEAMS);
-	if (res.stop == ENGINE_STOP_MAX_TOKENS || res.stop == ENGINE_STOP_CONTEXT)
-		ptd__warn(t, "segment %u: answer cut at %s", t->seg_index,
-			  res.stop == ENGINE_STOP_CONTEXT ? "the end of the context" : "max_tokens");
-	*out = res.text;
-	*out_len = res.text_len;
-	res.text = NULL;
-	engine_gen_result_done(&res);
-	return 0;
+	engine_gen_result_done(res);
 }
 
-/* Translates one TEXT piece. *out gets a malloc'd answer, or NULL when the
- * piece stays as it is: nothing to translate, already in the target
- * language, or no source language to be found. */
-static int ptd__piece(ptd_tr *t, const char *src, size_t n, char **out, size_t *out_len,
-		      pt_err *e)
+/* The warnings of a committed segment, in the request's order. */
+static void ptd__seg_warn(ptd_tr *t, const ptd_seg *seg)
 {
-	const langid_detector *det = t->pl->det;
-	langid_guess g = { LANGID_UND, 0 };
-	char *norm = NULL;
-	size_t norm_len, ng = 0;
-	int rc, from_lang = t->from;
-
-	*out = NULL;
-	if ((rc = langid_text_normalize(src, n, &norm, &norm_len, e)) != 0)
-		return rc;
-	if (!langid_text_has_words(det, norm, norm_len) ||
-	    langid_detect(det, norm, norm_len, &g, 1, &ng, NULL) != 0 || ng == 0)
-		goto done;
-	/* Already in the target language: nothing for the model to do. */
-	if (g.lang == t->p.to && g.confidence >= PTD__SAME_LANG_CONF)
-		goto done;
-	if (from_lang == LANGID_UND)
-		from_lang = g.lang;
-	if (from_lang == LANGID_UND || from_lang == t->p.to)
-		goto done;
-	if (t->from == LANGID_UND && strcmp(t->from_code, "und") == 0)
-		snprintf(t->from_code, sizeof t->from_code, "%s", langid_lang_code(from_lang));
-	t->n_modelled++;
-	rc = ptd__model(t, from_lang, norm, norm_len, out, out_len, e);
-done:
-	free(norm);
-	return rc;
+	if (seg->too_long) {
+		ptd__warn(t, "segment %u: too long for the model's context (%s); left untranslated",
+			  t->seg_index, seg->ctx_msg);
+		return;
+	}
+	if (seg->ids == NULL)
+		return; /* no model needed */
+	if (seg->check == PTD_CHECK_EMPTY) {
+		ptd__warn(t, "segment %u: %s; left untranslated", t->seg_index,
+			  ptd_check_name(seg->check));
+		return;
+	}
+	if (seg->check != PTD_CHECK_OK)
+		ptd__warn(t, "segment %u: %s, even after a retry with %d beams; kept as it is",
+			  t->seg_index, ptd_check_name(seg->check), PTD__RETRY_BEAMS);
+	if (seg->why == ENGINE_STOP_MAX_TOKENS || seg->why == ENGINE_STOP_CONTEXT)
+		ptd__warn(t, "segment %u: answer cut at %s", t->seg_index,
+			  seg->why == ENGINE_STOP_CONTEXT ? "the end of the context" : "max_tokens");
 }
 
-/* ---- Stepping ------------------------------------------------------------- */
+/* ---- Committing ------------------------------------------------------------ */
 
 static int ptd__note_put(ptd_tr *t, size_t *len, const char *p, size_t n)
 {
@@ -457,7 +505,7 @@ static int ptd__note_put(ptd_tr *t, size_t *len, const char *p, size_t n)
 }
 
 /* Streams pieces [stream_from, end) of the current item, piece `tr` (if
- * not -1) replaced by its translation. */
+ * not -1) replaced by its translation ans (if not NULL). */
 static int ptd__stream(ptd_tr *t, size_t end, size_t tr, const char *ans, size_t ans_len,
 		       pt_err *e)
 {
@@ -499,17 +547,49 @@ static int ptd__finish_item(ptd_tr *t, pt_err *e)
 	return rc;
 }
 
-int ptd_tr_step(ptd_tr *t, int *done, pt_err *e)
+/* Commits the head segment, which is DONE and is piece i of the current
+ * item. */
+static int ptd__commit_one(ptd_tr *t, ptd_seg *seg, size_t i, pt_err *e)
 {
+	ptd__item *it = &t->items[t->item];
+	size_t n = langid_segs_count(it->segs), next;
+	int rc = 0;
+
+	if (seg->rc != 0) {
+		if (e != NULL)
+			*e = seg->err;
+		return seg->rc;
+	}
+	t->seg_head = seg->next;
+	if (t->seg_head == NULL)
+		t->seg_tail = NULL;
+	it->any_text = 1;
+	ptd__seg_warn(t, seg);
+	if (seg->ans != NULL)
+		rc = langid_segs_set(it->segs, i, seg->ans, seg->ans_len, e);
+	for (next = i + 1; next < n && langid_segs_kind(it->segs, next) != LANGID_PIECE_TEXT;
+	     next++)
+		;
+	if (rc == 0)
+		rc = ptd__stream(t, next, i, seg->ans, seg->ans_len, e);
+	ptd__seg_free(seg);
+	if (rc != 0)
+		return rc;
+	t->stream_from = next;
+	t->seg_index++;
+	t->piece = i + 1;
+	return 0;
+}
+
+int ptd_tr_commit(ptd_tr *t, int *done, pt_err *e)
+{
+	int rc;
+
 	*done = 0;
-	if (t->p.cancel != NULL && *t->p.cancel)
-		return pt_err_set(e, PT_ECANCELLED, "cancelled");
 	while (t->item < t->n_items) {
 		ptd__item *it = &t->items[t->item];
-		size_t n = langid_segs_count(it->segs), i = t->piece, next, len, ans_len = 0;
-		const char *src;
-		char *ans = NULL;
-		int rc;
+		size_t n = langid_segs_count(it->segs), i = t->piece;
+		ptd_seg *seg = t->seg_head;
 
 		while (i < n && langid_segs_kind(it->segs, i) != LANGID_PIECE_TEXT)
 			i++;
@@ -518,25 +598,13 @@ int ptd_tr_step(ptd_tr *t, int *done, pt_err *e)
 				return rc;
 			continue;
 		}
-		src = langid_segs_text(it->segs, i, &len);
-		it->any_text = 1;
-		t->n_segments++;
-		if ((rc = ptd__piece(t, src, len, &ans, &ans_len, e)) != 0)
+		if (seg == NULL || seg->state != PTD__SEG_DONE)
+			return 0; /* not issued yet, or not answered yet */
+		if (seg->item != t->item || seg->piece != i)
+			return pt_err_set(e, PT_EINTERNAL, "segment %zu.%zu committed at %zu.%zu",
+					  seg->item, seg->piece, t->item, i);
+		if ((rc = ptd__commit_one(t, seg, i, e)) != 0)
 			return rc;
-		if (ans != NULL)
-			rc = langid_segs_set(it->segs, i, ans, ans_len, e);
-		for (next = i + 1; next < n && langid_segs_kind(it->segs, next) != LANGID_PIECE_TEXT;
-		     next++)
-			;
-		if (rc == 0)
-			rc = ptd__stream(t, next, i, ans, ans_len, e);
-		free(ans);
-		if (rc != 0)
-			return rc;
-		t->stream_from = next;
-		t->seg_index++;
-		t->piece = i + 1;
-		return 0;
 	}
 	*done = 1;
 	if (t->n_warn_dropped > 0) {
@@ -547,6 +615,31 @@ int ptd_tr_step(ptd_tr *t, int *done, pt_err *e)
 		ptd__warn(t, "... and %zu more warnings", d + 1);
 	}
 	return 0;
+}
+
+/* ---- Stepping ------------------------------------------------------------- */
+
+int ptd_tr_step(ptd_tr *t, int *done, pt_err *e)
+{
+	ptd_seg *seg = NULL;
+	int rc;
+
+	*done = 0;
+	if (t->p.cancel != NULL && *t->p.cancel)
+		return pt_err_set(e, PT_ECANCELLED, "cancelled");
+	if (t->seg_head == NULL) {
+		if ((rc = ptd__tr_issue(t, &seg, e)) != 0)
+			return rc;
+		if (seg != NULL && seg->state == PTD__SEG_WAIT) {
+			engine_gen_result res;
+
+			memset(&res, 0, sizeof res);
+			if ((rc = ptd__seg_generate(t, seg, t->beams, &res, e)) != 0)
+				return rc;
+			ptd__seg_answer(t, seg, &res);
+		}
+	}
+	return ptd_tr_commit(t, done, e);
 }
 
 const char *ptd_tr_result(const ptd_tr *t, size_t item, size_t *len)

@@ -11,10 +11,14 @@
  *                 model and the detector inside are immutable and may be
  *                 read from other threads through the getters.
  *   ptd_tr        one translate request in progress: created, then
- *                 stepped one segment at a time, so that a scheduler can
- *                 switch to more urgent work between segments and a cancel
- *                 flag is honoured between segments as well as between
- *                 decode steps.
+ *                 either stepped one segment at a time (ptd_tr_step), or
+ *                 fed segment by segment into the slots of batched
+ *                 decoding, where segments of many requests advance
+ *                 together (ptd_tr_feed, ptd_pipeline_step,
+ *                 ptd_tr_commit). Either way a scheduler can switch to
+ *                 more urgent work between segments and a cancel flag is
+ *                 honoured between segments as well as between decode
+ *                 steps.
  *
  * Nothing here knows libuv or msgpack.
  */
@@ -31,6 +35,7 @@
 
 typedef struct ptd_pipeline ptd_pipeline;
 typedef struct ptd_tr ptd_tr;
+typedef struct ptd_seg ptd_seg;
 
 typedef struct ptd_pipeline_params {
 	const char *model_path;     /* required */
@@ -40,6 +45,10 @@ typedef struct ptd_pipeline_params {
 	int n_seq;                  /* sequences (most beams), at least 4 */
 	int max_tokens;             /* default answer budget per segment */
 	int beams;                  /* default beam width */
+	int batch_slots;            /* segments decoded together; 0: no
+				       batched decoding (ptd_tr_step only) */
+	int prefix_cache;           /* language pairs whose prompt prefix is
+				       kept computed (with batch_slots) */
 } ptd_pipeline_params;
 
 void ptd_pipeline_default_params(ptd_pipeline_params *p);
@@ -107,5 +116,52 @@ uint64_t ptd_tr_tokens(const ptd_tr *t);
 /* Seconds spent generating, and segments: total, sent to the model. */
 double ptd_tr_gen_s(const ptd_tr *t);
 void ptd_tr_counts(const ptd_tr *t, size_t *segments, size_t *modelled);
+
+/* ---- Batched decoding ------------------------------------------------------
+ *
+ * The engine thread of the daemon keeps batch_slots segments in slots,
+ * from any requests; one ptd_pipeline_step advances them all by a token.
+ * A segment's prompt starts with a prefix that depends only on the
+ * language pair (the one-shot demonstration): it is computed once per pair
+ * into a cache sequence (the prefix_cache most recently used pairs) and
+ * copied into the slot, as far as its tokens agree with the prompt's.
+ * Greedy answers are the same as ptd_tr_step's.
+ */
+
+/* Slots, and slots free / in use. */
+int ptd_pipeline_n_slots(const ptd_pipeline *pl);
+int ptd_pipeline_free_slots(const ptd_pipeline *pl);
+int ptd_pipeline_busy_slots(const ptd_pipeline *pl);
+/* Nonzero if t's segments go through the slots (greedy), 0 if it must be
+ * stepped with ptd_tr_step (beam search, or no slots). */
+int ptd_tr_batched(const ptd_tr *t);
+/*
+ * Puts t's next segment that needs the model into a free slot (its prompt
+ * evaluated there now); pieces that need no model are settled on the way.
+ * Returns 1 when a segment was started, 0 when t has nothing more to
+ * start (no free slot, or every piece issued), or a PT_E* code that ends
+ * the request.
+ */
+int ptd_tr_feed(ptd_tr *t, pt_err *e);
+/*
+ * Advances every segment in the slots by one token, in one engine call.
+ * Segments that finish are judged, and retried once with beam search
+ * (unbatched) when they fail their checks. Returns the number of tokens
+ * decoded, or a PT_E* code: every segment then in the slots failed with it
+ * (their requests see it at ptd_tr_commit).
+ */
+int ptd_pipeline_step(ptd_pipeline *pl, pt_err *e);
+/* Commits t's finished segments in order (results, streaming, warnings);
+ * sets *done when all of t is finished. Returns a segment's failure
+ * (PT_ECANCELLED when cancelled or on_segment asked to stop). */
+int ptd_tr_commit(ptd_tr *t, int *done, pt_err *e);
+/* Segments of t in slots now. */
+int ptd_tr_running(const ptd_tr *t);
+/* Takes t's segments out of the slots (a cancel, a failure). Must be
+ * called before ptd_tr_free for a request that was fed. */
+void ptd_tr_abort(ptd_tr *t);
+/* Prompt-prefix reuse so far: segments started on a cached prefix and
+ * the prompt tokens they did not compute. */
+void ptd_pipeline_prefix_stats(const ptd_pipeline *pl, uint64_t *hits, uint64_t *tokens);
 
 #endif
