@@ -304,6 +304,8 @@ static int ptd__open(ptd_server *srv, pt_err *e)
 	pp.n_threads = (int)srv->cfg.threads;
 	pp.n_ctx = (int)srv->cfg.ctx_tokens;
 	pp.n_seq = (int)srv->cfg.max_beams;
+	pp.batch_slots = (int)srv->cfg.batch_size;
+	pp.prefix_cache = (int)srv->cfg.prefix_cache;
 	pp.max_tokens = (int)srv->cfg.max_tokens;
 	pp.beams = (int)srv->cfg.beams;
 	t0 = pt_now();

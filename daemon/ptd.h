@@ -51,7 +51,8 @@ struct ptd_request {
 	ptd_server *srv;
 	ptd_client *client;          /* NULL once the client is gone */
 	ptd_request *cnext, *cprev;  /* the client's list of requests */
-	ptd_request *qnext;          /* worker queue (worker mutex) */
+	ptd_request *qnext;          /* worker queue (worker mutex), then the
+					worker's list of begun requests */
 	proto_msg *msg;              /* owned; its strings back `texts` */
 	uint32_t msgid;
 	int method;
@@ -67,6 +68,8 @@ struct ptd_request {
 	size_t n_texts, bytes;
 	int from, to, beams, max_tokens, stream;
 	ptd_tr *tr;
+	int fed_all;                 /* every segment has gone to a slot */
+	int stepped;                 /* unbatched: stepped in this round */
 	int rc;
 	pt_err err;
 	ptd_event done_ev;           /* posted when finished: no allocation */

@@ -1,13 +1,17 @@
 /*
  * worker.c: the engine on its own thread. Requests wait in a bounded queue
- * ordered by priority (first come first served within one priority); the
- * thread works on the queue's head one segment at a time and puts it back
- * at the head of its class, so more urgent work that arrived meanwhile goes
- * first at every step, while a request with nothing more urgent around runs
- * its segments back to back (the engine then reuses the cached prompt
- * prefix). Streamed segments and finished requests go back to the loop
- * through one uv_async_t; uv_queue_work is not used because its small pool
- * is shared with file I/O.
+ * ordered by priority (first come first served within one priority). The
+ * thread keeps the segments of the requests it has begun in the slots of
+ * batched decoding (pipeline.h): at every step it advances them all by one
+ * token with one engine call, and between steps it commits the segments
+ * that finished (streaming them, answering requests that are done), drops
+ * cancelled requests and fills the free slots, most urgent work first:
+ * the begun requests and the queue's head by priority, so an interactive
+ * request takes the next free slot ahead of batch jobs. A request with
+ * beam search goes segment by segment through engine_generate, unbatched.
+ * Streamed segments and finished requests go back to the loop through one
+ * uv_async_t; uv_queue_work is not used because its small pool is shared
+ * with file I/O.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,7 +32,8 @@ struct ptd_worker {
 	size_t n_waiting_urgent;     /* ... of them interactive */
 	size_t n_started;            /* begun, not finished */
 	size_t queue_max;
-	ptd_request *running;
+	ptd_request *active;         /* worker thread only: begun, by priority
+					then arrival (linked by qnext) */
 	ptd_event *ev_head, *ev_tail;
 	int stop, started;
 	double tok_sum, sec_sum;     /* decaying sums for tokens_per_s */
@@ -63,31 +68,26 @@ static void ptd__async_cb(uv_async_t *h)
 	}
 }
 
-/* Inserts r after every request of its priority or higher (front: before
- * the requests of its own priority). Worker mutex held. */
-static void ptd__enqueue(ptd_worker *w, ptd_request *r, int front)
+/* Inserts r after every request of its priority or higher. Worker mutex
+ * held. */
+static void ptd__enqueue(ptd_worker *w, ptd_request *r)
 {
 	ptd_request **pp = &w->queue;
 
-	while (*pp != NULL && ((*pp)->priority > r->priority ||
-			       (!front && (*pp)->priority == r->priority)))
+	while (*pp != NULL && (*pp)->priority >= r->priority)
 		pp = &(*pp)->qnext;
 	r->qnext = *pp;
 	*pp = r;
 	r->state = PTD_REQ_QUEUED;
-	if (!r->started) {
-		w->n_waiting++;
-		w->n_waiting_urgent += r->priority >= PTD_PRIO_INTERACTIVE;
-	}
+	w->n_waiting++;
+	w->n_waiting_urgent += r->priority >= PTD_PRIO_INTERACTIVE;
 }
 
-/* Worker mutex held: r leaves the queue (begun, finished or removed). */
+/* Worker mutex held: r leaves the queue (begun or removed). */
 static void ptd__count_out(ptd_worker *w, ptd_request *r)
 {
-	if (!r->started) {
-		w->n_waiting--;
-		w->n_waiting_urgent -= r->priority >= PTD_PRIO_INTERACTIVE;
-	}
+	w->n_waiting--;
+	w->n_waiting_urgent -= r->priority >= PTD_PRIO_INTERACTIVE;
 }
 
 /* Worker thread: streams one finished segment. */
@@ -115,29 +115,187 @@ static int ptd__on_segment(void *ud, uint32_t item, uint32_t index, const char *
 	return 0;
 }
 
-/* Worker thread: one step of r. Returns 1 when r is finished. */
-static int ptd__step(ptd_worker *w, ptd_request *r)
+/* ---- Begun requests (worker thread) ---------------------------------------- */
+
+/* Ends r: its segments leave the slots, the loop gets its done event. */
+static void ptd__finish(ptd_worker *w, ptd_request *r)
 {
+	ptd_request **pp = &w->active;
+
+	if (r->tr != NULL)
+		ptd_tr_abort(r->tr);
+	while (*pp != NULL && *pp != r)
+		pp = &(*pp)->qnext;
+	if (*pp == r)
+		*pp = r->qnext;
+	r->qnext = NULL;
+	pthread_mutex_lock(&w->mu);
+	w->n_started--;
+	r->state = PTD_REQ_DONE;
+	pthread_mutex_unlock(&w->mu);
+	r->done_ev.req = r;
+	r->done_ev.done = 1;
+	ptd__post(w, &r->done_ev);
+}
+
+/* Creates r's pipeline request and adds r to the begun requests, after
+ * those of its priority or higher. */
+static void ptd__begin(ptd_worker *w, ptd_request *r)
+{
+	ptd_tr_params tp = { 0 };
+	ptd_request **pp = &w->active;
+
+	while (*pp != NULL && (*pp)->priority >= r->priority)
+		pp = &(*pp)->qnext;
+	r->qnext = *pp;
+	*pp = r;
+	tp.texts = r->texts;
+	tp.lens = r->lens;
+	tp.n_texts = r->n_texts;
+	tp.from = r->from;
+	tp.to = r->to;
+	tp.beams = r->beams;
+	tp.max_tokens = r->max_tokens;
+	tp.cancel = &r->cancel;
+	tp.on_segment = r->stream ? ptd__on_segment : NULL;
+	tp.ud = r;
+	r->t_run = pt_now();
+	r->rc = ptd_tr_new(w->pl, &tp, &r->tr, &r->err);
+	if (r->rc != 0)
+		ptd__finish(w, r);
+}
+
+/* Takes the queue's head if it is more urgent than `than` (a begun
+ * request that has work, or NULL), marking it begun. */
+static ptd_request *ptd__pop(ptd_worker *w, const ptd_request *than)
+{
+	ptd_request *r;
+
+	pthread_mutex_lock(&w->mu);
+	r = w->queue;
+	if (r != NULL && (than == NULL || r->priority > than->priority)) {
+		w->queue = r->qnext;
+		ptd__count_out(w, r);
+		r->started = 1;
+		r->state = PTD_REQ_RUNNING;
+		w->n_started++;
+	} else {
+		r = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+/* The most urgent begun request that can use the engine now: a batched
+ * one with segments left to start while a slot is free, or an unbatched
+ * one not yet stepped in this round. */
+static ptd_request *ptd__candidate(ptd_worker *w, int free_slots)
+{
+	for (ptd_request *r = w->active; r != NULL; r = r->qnext) {
+		if (ptd_tr_batched(r->tr) ? free_slots > 0 && !r->fed_all : !r->stepped)
+			return r;
+	}
+	return NULL;
+}
+
+/* One segment of an unbatched request (beam search). */
+static void ptd__step_unbatched(ptd_worker *w, ptd_request *r)
+{
+	uint64_t tok0 = ptd_tr_tokens(r->tr);
+	double s0 = ptd_tr_gen_s(r->tr);
 	int done = 0;
 
-	if (r->tr == NULL) {
-		ptd_tr_params tp = { 0 };
-		tp.texts = r->texts;
-		tp.lens = r->lens;
-		tp.n_texts = r->n_texts;
-		tp.from = r->from;
-		tp.to = r->to;
-		tp.beams = r->beams;
-		tp.max_tokens = r->max_tokens;
-		tp.cancel = &r->cancel;
-		tp.on_segment = r->stream ? ptd__on_segment : NULL;
-		tp.ud = r;
-		r->t_run = pt_now();
-		r->rc = ptd_tr_new(w->pl, &tp, &r->tr, &r->err);
-		return r->rc != 0;
-	}
+	r->stepped = 1;
 	r->rc = ptd_tr_step(r->tr, &done, &r->err);
-	return r->rc != 0 || done;
+	if (ptd_tr_gen_s(r->tr) > s0) {
+		pthread_mutex_lock(&w->mu);
+		/* Decaying sums: the speed of roughly the last 20 segments. */
+		w->tok_sum = w->tok_sum * 0.95 + (double)(ptd_tr_tokens(r->tr) - tok0);
+		w->sec_sum = w->sec_sum * 0.95 + (ptd_tr_gen_s(r->tr) - s0);
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (r->rc != 0 || done)
+		ptd__finish(w, r);
+}
+
+/* Fills the free slots (and steps unbatched requests), most urgent work
+ * first. */
+static void ptd__schedule(ptd_worker *w)
+{
+	for (ptd_request *r = w->active; r != NULL; r = r->qnext)
+		r->stepped = 0;
+	for (;;) {
+		int free_slots = ptd_pipeline_free_slots(w->pl), rc;
+		ptd_request *r = ptd__candidate(w, free_slots), *head = NULL;
+
+		if (free_slots > 0 || (ptd_pipeline_n_slots(w->pl) == 0 && w->active == NULL))
+			head = ptd__pop(w, r);
+		if (head != NULL) {
+			ptd__begin(w, head);
+			continue;
+		}
+		if (r == NULL)
+			return;
+		if (!ptd_tr_batched(r->tr)) {
+			ptd__step_unbatched(w, r);
+			continue;
+		}
+		rc = ptd_tr_feed(r->tr, &r->err);
+		if (rc == 0) {
+			r->fed_all = 1;
+		} else if (rc < 0) {
+			r->rc = rc;
+			ptd__finish(w, r);
+		}
+	}
+}
+
+/* Answers cancelled requests and commits what the slots finished. */
+static void ptd__reap(ptd_worker *w)
+{
+	ptd_request *r = w->active, *next;
+
+	for (; r != NULL; r = next) {
+		int done = 0;
+
+		next = r->qnext;
+		if (r->cancel) {
+			r->rc = pt_err_set(&r->err, PT_ECANCELLED, "cancelled");
+			ptd__finish(w, r);
+			continue;
+		}
+		if (!ptd_tr_batched(r->tr))
+			continue;
+		r->rc = ptd_tr_commit(r->tr, &done, &r->err);
+		if (r->rc == 0 && !done && r->fed_all && ptd_tr_running(r->tr) == 0)
+			r->rc = pt_err_set(&r->err, PT_EINTERNAL,
+					   "request %u: every segment answered but not done",
+					   (unsigned)r->msgid);
+		if (r->rc != 0 || done)
+			ptd__finish(w, r);
+	}
+}
+
+/* One batched step over the slots. */
+static void ptd__decode(ptd_worker *w)
+{
+	double t0 = pt_now();
+	pt_err err;
+	int n;
+
+	if (ptd_pipeline_busy_slots(w->pl) == 0)
+		return;
+	n = ptd_pipeline_step(w->pl, &err);
+	if (n < 0) {
+		/* The segments in the slots carry the failure to their requests. */
+		pt_log(PT_LOG_ERROR, "batched decoding: %s", err.msg);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	/* Decaying sums: the speed over roughly the last 200 steps. */
+	w->tok_sum = w->tok_sum * 0.995 + (double)n;
+	w->sec_sum = w->sec_sum * 0.995 + (pt_now() - t0);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void *ptd__thread(void *arg)
@@ -146,50 +304,26 @@ static void *ptd__thread(void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		ptd_request *r;
-		uint64_t tok0;
-		double s0;
-		int fin;
-
-		while (!w->stop && w->queue == NULL)
+		while (!w->stop && w->queue == NULL && w->active == NULL)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (w->stop)
 			break;
-		r = w->queue;
-		w->queue = r->qnext;
-		ptd__count_out(w, r);
-		if (!r->started) {
-			r->started = 1;
-			w->n_started++;
-		}
-		r->state = PTD_REQ_RUNNING;
-		w->running = r;
 		pthread_mutex_unlock(&w->mu);
-
-		tok0 = r->tr != NULL ? ptd_tr_tokens(r->tr) : 0;
-		s0 = r->tr != NULL ? ptd_tr_gen_s(r->tr) : 0;
-		fin = ptd__step(w, r);
-
+		ptd__reap(w);
+		ptd__schedule(w);
+		ptd__decode(w);
+		ptd__reap(w);
 		pthread_mutex_lock(&w->mu);
-		if (r->tr != NULL && ptd_tr_gen_s(r->tr) > s0) {
-			/* Decaying sums: the speed of roughly the last 20 segments. */
-			w->tok_sum = w->tok_sum * 0.95 + (double)(ptd_tr_tokens(r->tr) - tok0);
-			w->sec_sum = w->sec_sum * 0.95 + (ptd_tr_gen_s(r->tr) - s0);
-		}
-		w->running = NULL;
-		if (fin) {
-			w->n_started--;
-			r->state = PTD_REQ_DONE;
-			r->done_ev.req = r;
-			r->done_ev.done = 1;
-			pthread_mutex_unlock(&w->mu);
-			ptd__post(w, &r->done_ev);
-			pthread_mutex_lock(&w->mu);
-		} else {
-			ptd__enqueue(w, r, 1);
-		}
 	}
 	pthread_mutex_unlock(&w->mu);
+	/* Stopping with work begun (the server normally waits for it): it
+	 * ends cancelled, and the events still reach the loop. */
+	while (w->active != NULL) {
+		ptd_request *r = w->active;
+
+		r->rc = pt_err_set(&r->err, PT_ECANCELLED, "cancelled");
+		ptd__finish(w, r);
+	}
 	return NULL;
 }
 
@@ -253,7 +387,7 @@ int ptd_worker_submit(ptd_worker *w, ptd_request *r)
 		pthread_mutex_unlock(&w->mu);
 		return PT_EBUSY;
 	}
-	ptd__enqueue(w, r, 0);
+	ptd__enqueue(w, r);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
@@ -272,8 +406,6 @@ int ptd_worker_remove(ptd_worker *w, ptd_request *r)
 			if (*pp == r) {
 				*pp = r->qnext;
 				ptd__count_out(w, r);
-				if (r->started)
-					w->n_started--;
 				r->state = PTD_REQ_DONE;
 				found = 1;
 				break;

@@ -175,8 +175,9 @@ def t_kvcache(exe):
     tmp = short_tmpdir("ptk-")
     try:
         model = big_ctx_model(tmp)
-        # KV cache: 2 x 2 layers x 65536 positions x 64 x 4 bytes x 16
-        # sequences = 1 GiB, beyond the limit; 1024 positions fit.
+        # KV cache: 2 x 2 layers x 65536 positions x 64 x 4 bytes x 28
+        # sequences (16 beams, 8 batch slots, 4 cached prefixes) = 1.75 GiB,
+        # beyond the limit; 1024 positions fit.
         lim = {resource.RLIMIT_AS: 768 << 20}
         d = Daemon(exe, model=model, settings={"max_beams": 16}, limits=lim, wait=False)
         try:
@@ -184,7 +185,7 @@ def t_kvcache(exe):
             err = d.stderr()
             print("kvcache: exit %d: %s" % (rc, err.strip().splitlines()[-1:]))
             check(rc == 1, "exit status %d (not a clean failure):\n%s" % (rc, err[-2000:]))
-            check("out of memory for a context of 16 sequences x 65536 positions" in err and
+            check("out of memory for a context of 28 sequences x 65536 positions" in err and
                   "MiB" in err, "no clear message:\n%s" % err[-2000:])
             check(not os.path.exists(d.sock), "socket left behind")
         finally:
