@@ -7,7 +7,8 @@
  * that finished (streaming them, answering requests that are done), drops
  * cancelled requests and fills the free slots, most urgent work first:
  * the begun requests and the queue's head by priority, so an interactive
- * request takes the next free slot ahead of batch jobs. A request with
+ * request takes the next free slot ahead of batch jobs, and requests of one
+ * priority share the slots. A request with
  * beam search goes segment by segment through engine_generate, unbatched.
  * Streamed segments and finished requests go back to the loop through one
  * uv_async_t; uv_queue_work is not used because its small pool is shared
@@ -166,14 +167,16 @@ static void ptd__begin(ptd_worker *w, ptd_request *r)
 }
 
 /* Takes the queue's head if it is more urgent than `than` (a begun
- * request that has work, or NULL), marking it begun. */
-static ptd_request *ptd__pop(ptd_worker *w, const ptd_request *than)
+ * request that has work, or NULL) or as urgent while `than` already holds
+ * slots (it then gets a share), marking it begun. */
+static ptd_request *ptd__pop(ptd_worker *w, const ptd_request *than, int than_running)
 {
 	ptd_request *r;
 
 	pthread_mutex_lock(&w->mu);
 	r = w->queue;
-	if (r != NULL && (than == NULL || r->priority > than->priority)) {
+	if (r != NULL && (than == NULL || r->priority > than->priority ||
+			  (r->priority == than->priority && than_running > 0))) {
 		w->queue = r->qnext;
 		ptd__count_out(w, r);
 		r->started = 1;
@@ -186,16 +189,33 @@ static ptd_request *ptd__pop(ptd_worker *w, const ptd_request *than)
 	return r;
 }
 
-/* The most urgent begun request that can use the engine now: a batched
- * one with segments left to start while a slot is free, or an unbatched
- * one not yet stepped in this round. */
-static ptd_request *ptd__candidate(ptd_worker *w, int free_slots)
+/*
+ * The begun request that should use the engine next: of the most urgent
+ * ones that can (a batched one with segments left to start while a slot is
+ * free, an unbatched one not yet stepped in this round), the one holding
+ * the fewest slots, then the oldest: requests of one priority share the
+ * slots, so a short request is not stuck behind a long document.
+ */
+static ptd_request *ptd__candidate(ptd_worker *w, int free_slots, int *running)
 {
+	ptd_request *best = NULL;
+	int best_run = 0;
+
 	for (ptd_request *r = w->active; r != NULL; r = r->qnext) {
-		if (ptd_tr_batched(r->tr) ? free_slots > 0 && !r->fed_all : !r->stepped)
-			return r;
+		int run;
+
+		if (best != NULL && r->priority < best->priority)
+			break;
+		if (ptd_tr_batched(r->tr) ? free_slots == 0 || r->fed_all : r->stepped)
+			continue;
+		run = ptd_tr_running(r->tr);
+		if (best == NULL || run < best_run) {
+			best = r;
+			best_run = run;
+		}
 	}
-	return NULL;
+	*running = best_run;
+	return best;
 }
 
 /* One segment of an unbatched request (beam search). */
@@ -225,11 +245,11 @@ static void ptd__schedule(ptd_worker *w)
 	for (ptd_request *r = w->active; r != NULL; r = r->qnext)
 		r->stepped = 0;
 	for (;;) {
-		int free_slots = ptd_pipeline_free_slots(w->pl), rc;
-		ptd_request *r = ptd__candidate(w, free_slots), *head = NULL;
+		int free_slots = ptd_pipeline_free_slots(w->pl), running, rc;
+		ptd_request *r = ptd__candidate(w, free_slots, &running), *head = NULL;
 
 		if (free_slots > 0 || (ptd_pipeline_n_slots(w->pl) == 0 && w->active == NULL))
-			head = ptd__pop(w, r);
+			head = ptd__pop(w, r, running);
 		if (head != NULL) {
 			ptd__begin(w, head);
 			continue;
