@@ -30,6 +30,11 @@ size_t engine__vec_bytes(int vec, int64_t k)
 			return 0;
 		n = (size_t)k + (size_t)k / 32 * 2 * sizeof(float);
 		break;
+	case ENGINE_VEC_Q8H:
+		if (k % 32)
+			return 0;
+		n = (size_t)k / 128 * ENGINE_Q8H_GROUP_BYTES + (size_t)(k % 128) / 32 * 64;
+		break;
 	default:
 		return 0;
 	}
@@ -58,6 +63,43 @@ static void vec_quant_q8(const float *x, int64_t k, void *out)
 	}
 }
 
+/* One block of 32 quantized as vec_quant_q8 does; returns its d. */
+static float vec_quant_block(const float *xb, int8_t *q)
+{
+	float amax = 0.0f;
+	for (int i = 0; i < 32; i++)
+		amax = fmaxf(amax, fabsf(xb[i]));
+	float d = amax / 127.0f;
+	float id = d != 0.0f ? 1.0f / d : 0.0f;
+	for (int i = 0; i < 32; i++)
+		q[i] = (int8_t)lrintf(xb[i] * id);
+	return d;
+}
+
+static void vec_quant_q8h(const float *x, int64_t k, void *out)
+{
+	int64_t nb = k / 32;
+	memset(out, 0, engine__vec_bytes(ENGINE_VEC_Q8H, k));
+	for (int64_t b = 0; b < nb; b++) {
+		char *g = (char *)out + (size_t)(b / 4) * ENGINE_Q8H_GROUP_BYTES;
+		int nt = nb - b / 4 * 4 >= 4 ? 4 : (int)(nb - b / 4 * 4); /* blocks in the group */
+		int8_t *lo = (int8_t *)g, *hi = lo + 16 * nt, q[32];
+		float *d = (float *)(g + 32 * nt);
+		int32_t *nx8 = (int32_t *)(g + 48 * nt);
+		int s = (int)(b % 4);
+		float db = vec_quant_block(x + b * 32, q);
+		memcpy(lo + 16 * s, q, 16);
+		memcpy(hi + 16 * s, q + 16, 16);
+		for (int l = 0; l < 4; l++) {
+			int32_t sum = 0;
+			for (int i = 0; i < 4; i++)
+				sum += q[4 * l + i] + q[16 + 4 * l + i];
+			d[4 * s + l] = db;
+			nx8[4 * s + l] = -8 * sum;
+		}
+	}
+}
+
 void engine__vec_prepare(int vec, const float *x, int64_t k, void *out)
 {
 	switch (vec) {
@@ -75,6 +117,9 @@ void engine__vec_prepare(int vec, const float *x, int64_t k, void *out)
 	}
 	case ENGINE_VEC_Q8:
 		vec_quant_q8(x, k, out);
+		break;
+	case ENGINE_VEC_Q8H:
+		vec_quant_q8h(x, k, out);
 		break;
 	}
 }
@@ -302,6 +347,8 @@ static void disp_init(void)
 	if (disp.isa == ENGINE_ISA_AVX512) {
 		if (__builtin_cpu_supports("avx512vnni"))
 			disp.feat |= ENGINE_CPU_VNNI;
+		if (__builtin_cpu_supports("avx512vbmi"))
+			disp.feat |= ENGINE_CPU_VBMI;
 #if defined(__GNUC__) && __GNUC__ >= 11
 		if (__builtin_cpu_supports("avx512bf16"))
 			disp.feat |= ENGINE_CPU_BF16;

@@ -58,6 +58,7 @@ enum {
 	ENGINE_VEC_F32 = 0,  /* k floats */
 	ENGINE_VEC_BF16 = 1, /* k bf16 (rounded to nearest even), padded to 32 */
 	ENGINE_VEC_Q8 = 2,   /* int8 blocks of 32, see below */
+	ENGINE_VEC_Q8H = 3,  /* the same int8 values in half-block order, below */
 };
 
 /*
@@ -80,6 +81,26 @@ static inline const float *engine__q8_dsum(const void *x, int64_t k)
 {
 	return (const float *)((const char *)x + k) + k / 32;
 }
+
+/*
+ * ENGINE_VEC_Q8H: the Q8 values (the same d and q) rearranged for kernels
+ * that take four blocks per step with no shuffle of the activations, so a
+ * weight block unpacked once serves any number of vectors. Per group of
+ * four blocks (128 elements), 256 bytes:
+ *   int8_t lo[64]   elements 0-15 of the group's blocks 0, 1, 2, 3
+ *   int8_t hi[64]   elements 16-31 of the same blocks
+ *   float d[16]     lane l: d of block l / 4
+ *   int32_t nx8[16] lane l: -8 * the sum of the eight q that meet lane l of
+ *                   a VPDPBUSD over lo and over hi (elements 4 (l % 4) ..
+ *                   +3 and 16 + 4 (l % 4) .. +3 of block l / 4): the
+ *                   correction for weights offset by +8 (Q4_0 nibbles), or
+ *                   times 16 by +128 (Q8_0 with its sign bit flipped).
+ * A last group of n < 4 blocks is the same with 16 n bytes of lo, 16 n of
+ * hi, 4 n floats of d and 4 n of nx8 (64 n bytes), so that a prepared
+ * vector is never larger than k floats (the matmul scratch is sized so).
+ * k must be a multiple of 32.
+ */
+#define ENGINE_Q8H_GROUP_BYTES 256
 
 /* Bytes of one prepared vector of k elements (0 if k does not suit the
  * format, e.g. not a multiple of 32 for Q8). Always a multiple of 64. */
@@ -107,6 +128,7 @@ typedef struct engine__kern {
 
 #define ENGINE_CPU_VNNI 1u  /* avx512_vnni */
 #define ENGINE_CPU_BF16 2u  /* avx512_bf16 */
+#define ENGINE_CPU_VBMI 4u  /* avx512_vbmi (VPERMT2B) */
 
 /* Highest ISA this CPU runs (cached). */
 int engine__isa_best(void);

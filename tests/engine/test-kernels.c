@@ -43,7 +43,8 @@ static void fill(float *x, size_t n, float scale)
 /* ---- Matrix x vector kernels --------------------------------------------- */
 
 #define KR 37 /* rows: not a multiple of any thread count used */
-#define NX 6  /* vectors: one group of four and a remainder */
+#define NX 16 /* vectors at most (batched decode); each kernel is also run
+		 with fewer, see nx_list */
 
 /*
  * Tolerances, relative to s = sum |w_i x_i| of the row (the scale of the
@@ -96,23 +97,30 @@ static void test_kernels_type(int type, int64_t k)
 		size_t xs = engine__vec_bytes(kn->vec, k);
 		for (int j = 0; j < NX; j++)
 			engine__vec_prepare(kn->vec, x + (size_t)j * k, k, xq + (size_t)j * xs);
-		/* two calls with an odd split check the row range */
-		memset(y, 0xff, sizeof y);
-		kn->mv(w, rb, k, xq, xs, NX, y, KR, 0, 17);
-		kn->mv(w, rb, k, xq, xs, NX, y, KR, 17, KR);
-		if (v == 0)
-			memcpy(ref, y, sizeof y);
-		int quant = kn->vec == ENGINE_VEC_Q8;
+		/* every count of vectors the kernels take in one pass (1, 2, 4,
+		 * 8, 16) and ones that leave remainders */
+		static const int nx_list[] = { NX, 1, 2, 3, 4, 5, 7, 8, 9, 13 };
+		int quant = kn->vec == ENGINE_VEC_Q8 || kn->vec == ENGINE_VEC_Q8H;
 		float tol_ref = kn->vec == ENGINE_VEC_BF16 ? 8e-3f : 2e-5f;
 		float tol_exact = quant ? 2e-2f : kn->vec == ENGINE_VEC_BF16 ? 8e-3f : 2e-5f;
 		int bad = 0;
-		for (int i = 0; i < NX * KR && bad < 3; i++) {
-			float dr = fabsf(y[i] - ref[i]), de = fabsf(y[i] - (float)exact[i]);
-			int ok = dr <= tol_ref * scale[i] + 1e-6f &&
-				 de <= tol_exact * scale[i] + 1e-6f;
-			CHECK(ok, "%s k=%lld out %d: %g, reference %g, exact %g (scale %g)",
-			      kn->name, (long long)k, i, y[i], ref[i], exact[i], scale[i]);
-			bad += !ok;
+		for (size_t c = 0; c < sizeof nx_list / sizeof nx_list[0]; c++) {
+			int nx = nx_list[c];
+			/* two calls with an odd split check the row range */
+			memset(y, 0xff, sizeof y);
+			kn->mv(w, rb, k, xq, xs, nx, y, KR, 0, 17);
+			kn->mv(w, rb, k, xq, xs, nx, y, KR, 17, KR);
+			if (v == 0 && c == 0)
+				memcpy(ref, y, sizeof y);
+			for (int i = 0; i < NX * KR && bad < 3; i++) {
+				float dr = fabsf(y[i] - ref[i]), de = fabsf(y[i] - (float)exact[i]);
+				int ok = i < nx * KR ? dr <= tol_ref * scale[i] + 1e-6f &&
+						       de <= tol_exact * scale[i] + 1e-6f
+						     : isnan(y[i]); /* the 0xff fill: not written */
+				CHECK(ok, "%s k=%lld n_x=%d out %d: %g, reference %g, exact %g (scale %g)",
+				      kn->name, (long long)k, nx, i, y[i], ref[i], exact[i], scale[i]);
+				bad += !ok;
+			}
 		}
 		printf("kernel %-20s k=%-4lld checked\n", kn->name, (long long)k);
 	}
@@ -132,10 +140,17 @@ static void test_kernels(void)
 	test_kernels_type(ENGINE_TYPE_F16, 203);
 	test_kernels_type(ENGINE_TYPE_BF16, 203);
 	test_kernels_type(ENGINE_TYPE_BF16, 97);
+	/* q8_0/q4_0 kernels take groups of four blocks: one group and one
+	 * block over, a short group alone, whole groups, and a long row */
 	test_kernels_type(ENGINE_TYPE_Q8_0, 160);
 	test_kernels_type(ENGINE_TYPE_Q8_0, 32);
+	test_kernels_type(ENGINE_TYPE_Q8_0, 256);
+	test_kernels_type(ENGINE_TYPE_Q8_0, 1120);
 	test_kernels_type(ENGINE_TYPE_Q4_0, 160);
 	test_kernels_type(ENGINE_TYPE_Q4_0, 96);
+	test_kernels_type(ENGINE_TYPE_Q4_0, 64);
+	test_kernels_type(ENGINE_TYPE_Q4_0, 512);
+	test_kernels_type(ENGINE_TYPE_Q4_0, 1184);
 }
 
 /* ---- Element-wise kernels ------------------------------------------------ */
