@@ -216,6 +216,8 @@ typedef struct engine__mm_scratch {
 	float *panel;      /* per thread: panel_floats floats */
 	size_t panel_floats; /* ENGINE_PANEL_FLOATS, or 16 rows of the longest */
 	int n_threads;
+	void *act;         /* int8 GEMM (gemm-q8.h): ENGINE_GQ8_TOK tokens' activations */
+	size_t act_bytes;  /* 0 if the rows do not suit it */
 } engine__mm_scratch;
 
 #define ENGINE_PANEL_FLOATS ((size_t)1024 * 1024)

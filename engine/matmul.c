@@ -7,16 +7,25 @@
  * shared machine slows down does less of the work). Each row is read from
  * memory once for all tokens.
  *
- * Many tokens (prefill): each thread takes a tile of rows, converts it to
- * f32 in its own panel (F32 weights are used in place) and multiplies it
- * with OpenBLAS SGEMM, which runs single-threaded inside our threads, so
- * the two never compete for the cores.
+ * Many tokens (prefill), one of two paths chosen per weight type by
+ * mm_prefill_path:
+ * - Q8_0 and Q4_0 on a CPU with AVX-512 VNNI: the int8 GEMM of gemm-q8.h.
+ *   The tokens' activations are quantized to int8 blocks (in parallel, up
+ *   to ENGINE_GQ8_TOK tokens at a time), then each thread takes panels of
+ *   32 rows and computes them for all those tokens from the stored blocks.
+ * - Otherwise: each thread takes a tile of rows, converts it to f32 in its
+ *   own panel (F32 weights are used in place) and multiplies it with
+ *   OpenBLAS SGEMM, which runs single-threaded inside our threads, so the
+ *   two never compete for the cores.
+ * Both apply the bias and GELU to the rows just computed.
  */
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm-q8.h"
 #include "kernels.h"
 
 int engine__mm_scratch_init(engine__mm_scratch *s, int64_t max_k,
@@ -33,14 +42,24 @@ int engine__mm_scratch_init(engine__mm_scratch *s, int64_t max_k,
 		return pt_err_set(e, PT_ETOOLARGE,
 				  "matmul scratch for rows of %lld overflows",
 				  (long long)max_k);
+	/* the int8 GEMM's activations; its panels use the SGEMM panels
+	 * (engine__gq8_pack_bytes is 36 bytes a column, a panel 64 or more) */
+	size_t act = 0;
+	if (engine__gq8_act_bytes(max_k) &&
+	    pt_mul_size(engine__gq8_act_bytes(max_k), ENGINE_GQ8_TOK, &act))
+		return pt_err_set(e, PT_ETOOLARGE,
+				  "matmul scratch for rows of %lld overflows",
+				  (long long)max_k);
 	s->xq = aligned_alloc(64, xq);
 	s->panel = aligned_alloc(64, panel);
-	if (!s->xq || !s->panel) {
+	s->act = act ? aligned_alloc(64, act) : NULL;
+	if (!s->xq || !s->panel || (act && !s->act)) {
 		engine__mm_scratch_done(s);
 		return pt_err_set(e, PT_ENOMEM,
 				  "out of memory for matmul scratch (%zu bytes)",
-				  xq + panel);
+				  xq + panel + act);
 	}
+	s->act_bytes = act;
 	s->xq_bytes = xq;
 	s->panel_floats = pf;
 	s->n_threads = n_threads;
@@ -51,6 +70,7 @@ void engine__mm_scratch_done(engine__mm_scratch *s)
 {
 	free(s->xq);
 	free(s->panel);
+	free(s->act);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -90,6 +110,9 @@ typedef struct mm_job {
 	size_t ldy;
 	float *panel;         /* gemm: n_threads panels */
 	size_t panel_floats;
+	const engine__gq8 *gq8; /* int8 gemm: kernel and quantized activations */
+	void *act;
+	size_t act_stride;
 	int64_t chunk;        /* rows per unit of work */
 	_Atomic int64_t next; /* next unit */
 } mm_job;
@@ -163,6 +186,82 @@ static void mm_gemm_run(void *arg, int ith, int nth)
 	}
 }
 
+/* Quantizes the activations of the job's tokens, one token a unit. */
+static void mm_gq8_quant_run(void *arg, int ith, int nth)
+{
+	mm_job *j = arg;
+	(void)ith;
+	(void)nth;
+	for (;;) {
+		int64_t t = atomic_fetch_add_explicit(&j->next, 1,
+						      memory_order_relaxed);
+		if (t >= j->n_tok)
+			break;
+		j->gq8->quant(j->x + (size_t)t * j->ldx, j->w->k, j->gq8->off,
+			      (char *)j->act + (size_t)t * j->act_stride);
+	}
+}
+
+static void mm_gq8_run(void *arg, int ith, int nth)
+{
+	mm_job *j = arg;
+	const engine__mat *w = j->w;
+	void *pack = j->panel + (size_t)ith * j->panel_floats;
+	(void)nth;
+	for (;;) {
+		int64_t u = atomic_fetch_add_explicit(&j->next, 1,
+						      memory_order_relaxed);
+		int64_t r0 = u * j->chunk;
+		if (r0 >= w->n)
+			break;
+		int64_t r1 = r0 + j->chunk < w->n ? r0 + j->chunk : w->n;
+		for (int64_t p = r0; p < r1; p += ENGINE_GQ8_ROWS)
+			j->gq8->gemm(w->data, w->row_bytes, w->k, j->act,
+				     j->act_stride, j->n_tok, j->y, j->ldy, p,
+				     p + ENGINE_GQ8_ROWS < r1 ? p + ENGINE_GQ8_ROWS : r1,
+				     pack);
+		mm_bias(j, r0, r1);
+	}
+}
+
+/* The prefill path for a weight matrix: the int8 GEMM where this CPU has
+ * a vectorised one for the type and the scratch suits its rows (the
+ * kernels index 16 rows with int32 byte offsets), else SGEMM. Other
+ * paths (per type) go here too. */
+enum { MM_PREFILL_SGEMM, MM_PREFILL_GQ8 };
+
+static int mm_prefill_path(const engine__mm_scratch *s, const engine__mat *w,
+			   const engine__gq8 **gq8)
+{
+	*gq8 = engine__gq8_best(w->type);
+	size_t pack = engine__gq8_pack_bytes(w->k);
+	if (*gq8 && pack && pack <= s->panel_floats * sizeof(float) &&
+	    engine__gq8_act_bytes(w->k) * ENGINE_GQ8_TOK <= s->act_bytes &&
+	    w->row_bytes <= (size_t)INT32_MAX / ENGINE_GQ8_ROWS)
+		return MM_PREFILL_GQ8;
+	return MM_PREFILL_SGEMM;
+}
+
+/* Up to ENGINE_GQ8_TOK tokens at a time: quantize them, then all rows. */
+static void mm_gq8(engine__pool *pool, engine__mm_scratch *s, mm_job *j)
+{
+	const float *x = j->x;
+	float *y = j->y;
+	int n_tok = j->n_tok;
+	j->act = s->act;
+	j->act_stride = engine__gq8_act_bytes(j->w->k);
+	j->chunk = ENGINE_GQ8_ROWS;
+	for (int t0 = 0; t0 < n_tok; t0 += ENGINE_GQ8_TOK) {
+		j->x = x + (size_t)t0 * j->ldx;
+		j->y = y + (size_t)t0 * j->ldy;
+		j->n_tok = n_tok - t0 < ENGINE_GQ8_TOK ? n_tok - t0 : ENGINE_GQ8_TOK;
+		atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+		engine__pool_run(pool, mm_gq8_quant_run, j);
+		atomic_store_explicit(&j->next, 0, memory_order_relaxed);
+		engine__pool_run(pool, mm_gq8_run, j);
+	}
+}
+
 void engine__matmul(engine__pool *pool, engine__mm_scratch *s,
 		    const engine__mat *w, const float *bias, const float *x,
 		    size_t ldx, int n_tok, float *y, size_t ldy, int gelu)
@@ -184,6 +283,8 @@ void engine__matmul(engine__pool *pool, engine__mm_scratch *s,
 		int64_t c = (int64_t)(32768 / (w->row_bytes ? w->row_bytes : 1));
 		j.chunk = c < 16 ? 16 : c;
 		engine__pool_run(pool, mm_gemv_run, &j);
+	} else if (mm_prefill_path(s, w, &j.gq8) == MM_PREFILL_GQ8) {
+		mm_gq8(pool, s, &j);
 	} else {
 		int64_t c = (int64_t)(s->panel_floats / (size_t)w->k);
 		c = c / 16 * 16;
