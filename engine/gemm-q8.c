@@ -84,18 +84,24 @@ static void ref_gemm(int (*wv)(const void *, int), size_t block_bytes,
 
 static void ref_gemm_q8_0(const void *w, size_t ws, int64_t k, const void *xa,
 			  size_t xs, int n_tok, float *y, size_t ldy,
-			  int64_t r0, int64_t r1, void *pack)
+			  int64_t r0, int64_t r1, void *pack, const void *pf,
+			  size_t pf_bytes)
 {
 	(void)pack;
+	(void)pf;
+	(void)pf_bytes;
 	ref_gemm(ref_w_q8_0, sizeof(engine_block_q8_0), w, ws, k, xa, xs,
 		 n_tok, y, ldy, r0, r1);
 }
 
 static void ref_gemm_q4_0(const void *w, size_t ws, int64_t k, const void *xa,
 			  size_t xs, int n_tok, float *y, size_t ldy,
-			  int64_t r0, int64_t r1, void *pack)
+			  int64_t r0, int64_t r1, void *pack, const void *pf,
+			  size_t pf_bytes)
 {
 	(void)pack;
+	(void)pf;
+	(void)pf_bytes;
 	ref_gemm(ref_w_q4_0, sizeof(engine_block_q4_0), w, ws, k, xa, xs,
 		 n_tok, y, ldy, r0, r1);
 }

@@ -38,12 +38,15 @@
  * [r0, r1) with r1 - r0 <= ENGINE_GQ8_ROWS. Row r of W starts at
  * w + r * w_stride; token t's activations at xa + t * xa_stride. pack is
  * the calling thread's scratch of engine__gq8_pack_bytes(k) bytes,
- * 64-aligned. No allocation; thread-safe for distinct pack and y rows.
+ * 64-aligned. While it computes, the kernel prefetches the pf_bytes at pf
+ * (the weights the thread does next; NULL for none), so that repacking
+ * them does not wait for memory. No allocation; thread-safe for distinct
+ * pack and y rows.
  */
 typedef void (*engine__gq8_fn)(const void *w, size_t w_stride, int64_t k,
 			       const void *xa, size_t xa_stride, int n_tok,
 			       float *y, size_t ldy, int64_t r0, int64_t r1,
-			       void *pack);
+			       void *pack, const void *pf, size_t pf_bytes);
 
 /* Quantizes k floats (k a multiple of 32) to the activation format with
  * corrections for offset off. */

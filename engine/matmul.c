@@ -202,25 +202,30 @@ static void mm_gq8_quant_run(void *arg, int ith, int nth)
 	}
 }
 
+/* Units of one panel (ENGINE_GQ8_ROWS rows). A thread claims its next
+ * unit before computing the current one, so that the kernel can prefetch
+ * the next panel's weights while it computes. */
 static void mm_gq8_run(void *arg, int ith, int nth)
 {
 	mm_job *j = arg;
 	const engine__mat *w = j->w;
 	void *pack = j->panel + (size_t)ith * j->panel_floats;
 	(void)nth;
-	for (;;) {
-		int64_t u = atomic_fetch_add_explicit(&j->next, 1,
-						      memory_order_relaxed);
-		int64_t r0 = u * j->chunk;
-		if (r0 >= w->n)
-			break;
-		int64_t r1 = r0 + j->chunk < w->n ? r0 + j->chunk : w->n;
-		for (int64_t p = r0; p < r1; p += ENGINE_GQ8_ROWS)
-			j->gq8->gemm(w->data, w->row_bytes, w->k, j->act,
-				     j->act_stride, j->n_tok, j->y, j->ldy, p,
-				     p + ENGINE_GQ8_ROWS < r1 ? p + ENGINE_GQ8_ROWS : r1,
-				     pack);
+	int64_t r0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) *
+		     ENGINE_GQ8_ROWS;
+	while (r0 < w->n) {
+		int64_t r1 = r0 + ENGINE_GQ8_ROWS < w->n ? r0 + ENGINE_GQ8_ROWS : w->n;
+		int64_t n0 = atomic_fetch_add_explicit(&j->next, 1,
+						       memory_order_relaxed) *
+			     ENGINE_GQ8_ROWS;
+		int64_t n1 = n0 + ENGINE_GQ8_ROWS < w->n ? n0 + ENGINE_GQ8_ROWS : w->n;
+		const char *pf = n0 < w->n ? (const char *)w->data +
+						     (size_t)n0 * w->row_bytes : NULL;
+		j->gq8->gemm(w->data, w->row_bytes, w->k, j->act, j->act_stride,
+			     j->n_tok, j->y, j->ldy, r0, r1, pack, pf,
+			     pf ? (size_t)(n1 - n0) * w->row_bytes : 0);
 		mm_bias(j, r0, r1);
+		r0 = n0;
 	}
 }
 
@@ -250,7 +255,6 @@ static void mm_gq8(engine__pool *pool, engine__mm_scratch *s, mm_job *j)
 	int n_tok = j->n_tok;
 	j->act = s->act;
 	j->act_stride = engine__gq8_act_bytes(j->w->k);
-	j->chunk = ENGINE_GQ8_ROWS;
 	for (int t0 = 0; t0 < n_tok; t0 += ENGINE_GQ8_TOK) {
 		j->x = x + (size_t)t0 * j->ldx;
 		j->y = y + (size_t)t0 * j->ldy;

@@ -134,7 +134,8 @@ static void test_gemm(int type, int64_t n, int64_t k, int n_tok)
 		for (int step = 0; r < n; step++) {
 			int64_t len = step % 2 ? ENGINE_GQ8_ROWS : 1 + step % ENGINE_GQ8_ROWS;
 			int64_t r1 = r + len < n ? r + len : n;
-			g->gemm(w, rb, k, xa, ab, n_tok, y, (size_t)n, r, r1, pack);
+			g->gemm(w, rb, k, xa, ab, n_tok, y, (size_t)n, r, r1, pack,
+				r1 < n ? w + (size_t)r1 * rb : NULL, (size_t)(n - r1) * rb);
 			r = r1;
 		}
 		if (v == 0)
@@ -152,7 +153,7 @@ static void test_gemm(int type, int64_t n, int64_t k, int n_tok)
 		for (size_t i = 0; i < ny; i++)
 			y[i] = NAN;
 		int64_t p0 = n > 40 ? 7 : 0, p1 = p0 + (n - p0 < 30 ? n - p0 : 30);
-		g->gemm(w, rb, k, xa, ab, n_tok, y, (size_t)n, p0, p1, pack);
+		g->gemm(w, rb, k, xa, ab, n_tok, y, (size_t)n, p0, p1, pack, NULL, 0);
 		int outside = 0, inside = 0;
 		for (int t = 0; t < n_tok; t++)
 			for (int64_t q = 0; q < n; q++) {
@@ -213,7 +214,8 @@ static void test_driver(int type, engine__pool *pool, engine__mm_scratch *s,
 	void *pack = aligned_alloc(64, engine__gq8_pack_bytes(k));
 	for (int64_t r = 0; r < n; r += ENGINE_GQ8_ROWS)
 		ref->gemm(w, rb, k, xa, ab, n_tok, want, ldy, r,
-			  r + ENGINE_GQ8_ROWS < n ? r + ENGINE_GQ8_ROWS : n, pack);
+			  r + ENGINE_GQ8_ROWS < n ? r + ENGINE_GQ8_ROWS : n, pack,
+			  NULL, 0);
 	free(pack);
 	engine__mat m = { w, type, k, n, rb };
 	for (int g = 0; g < 2; g++) {
