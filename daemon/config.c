@@ -50,6 +50,8 @@ static const ptd__key ptd__keys[] = {
 	  "segments decoded together, from any requests (1 = one at a time)" },
 	{ "prefix_cache", PTD__INT, PTD__F(prefix_cache), 4, 0, 64,
 	  "language pairs whose prompt prefix is kept computed (0 = none)" },
+	{ "retry_beams", PTD__INT, PTD__F(retry_beams), 4, 0, 16,
+	  "beams of the one retry of an answer that fails its checks (0 = no retry)" },
 	{ "beams", PTD__INT, PTD__F(beams), 1, 1, 16,
 	  "default beam width (1 = greedy)" },
 	{ "max_tokens", PTD__INT, PTD__F(max_tokens), 256, 1, 65536,

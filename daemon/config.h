@@ -28,6 +28,7 @@ typedef struct ptd_config {
 	int64_t max_beams;               /* sequences in the engine context */
 	int64_t batch_size;              /* segments decoded together */
 	int64_t prefix_cache;            /* language pairs with a cached prefix */
+	int64_t retry_beams;             /* beams of the retry of a bad answer */
 	int64_t beams;                   /* default beam width */
 	int64_t max_tokens;              /* default answer budget per segment */
 	int64_t shutdown_timeout_ms;     /* SIGTERM: time to finish work */

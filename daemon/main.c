@@ -306,6 +306,7 @@ static int ptd__open(ptd_server *srv, pt_err *e)
 	pp.n_seq = (int)srv->cfg.max_beams;
 	pp.batch_slots = (int)srv->cfg.batch_size;
 	pp.prefix_cache = (int)srv->cfg.prefix_cache;
+	pp.retry_beams = (int)srv->cfg.retry_beams;
 	pp.max_tokens = (int)srv->cfg.max_tokens;
 	pp.beams = (int)srv->cfg.beams;
 	t0 = pt_now();

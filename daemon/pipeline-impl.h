@@ -26,7 +26,7 @@ struct ptd_pipeline {
 	langid_detector *det;
 	ptd_template *tpl_file;      /* owned, when a template file is used */
 	const ptd_template *tpl;
-	int n_ctx, n_seq, max_tokens, beams;
+	int n_ctx, n_seq, max_tokens, beams, retry_beams;
 	int32_t *ids;                /* n_ctx ids: scratch for one prompt */
 
 	/* Batched decoding (pipeline-batch.c). Sequences of the context:

@@ -25,6 +25,7 @@ void ptd_pipeline_default_params(ptd_pipeline_params *p)
 {
 	memset(p, 0, sizeof *p);
 	p->n_seq = PTD__RETRY_BEAMS;
+	p->retry_beams = PTD__RETRY_BEAMS;
 	p->max_tokens = 256;
 	p->beams = 1;
 }
@@ -55,6 +56,8 @@ int ptd_pipeline_new(const ptd_pipeline_params *p, ptd_pipeline **out, pt_err *e
 	if (pl == NULL)
 		return pt_err_set(e, PT_ENOMEM, "out of memory");
 	pl->n_seq = p->n_seq < PTD__RETRY_BEAMS ? PTD__RETRY_BEAMS : p->n_seq;
+	pl->retry_beams = p->retry_beams > pl->n_seq ? pl->n_seq :
+			  p->retry_beams > 1 ? p->retry_beams : 0;
 	pl->n_slots = p->batch_slots > 0 ? p->batch_slots : 0;
 	pl->n_cache = pl->n_slots > 0 && p->prefix_cache > 0 ? p->prefix_cache : 0;
 	pl->max_tokens = p->max_tokens > 0 ? p->max_tokens : 256;
@@ -437,9 +440,9 @@ void ptd__seg_answer(ptd_tr *t, ptd_seg *seg, engine_gen_result *res)
 		return;
 	}
 	check = ptd__judge(t, seg, res);
-	if (check != PTD_CHECK_OK && t->beams < PTD__RETRY_BEAMS) {
+	if (check != PTD_CHECK_OK && t->beams < t->pl->retry_beams) {
 		memset(&res2, 0, sizeof res2);
-		seg->rc = ptd__seg_generate(t, seg, PTD__RETRY_BEAMS, &res2, &seg->err);
+		seg->rc = ptd__seg_generate(t, seg, t->pl->retry_beams, &res2, &seg->err);
 		engine_gen_result_done(res);
 		if (seg->rc != 0)
 			return;
@@ -472,9 +475,12 @@ static void ptd__seg_warn(ptd_tr *t, const ptd_seg *seg)
 			  ptd_check_name(seg->check));
 		return;
 	}
-	if (seg->check != PTD_CHECK_OK)
+	if (seg->check != PTD_CHECK_OK && seg->retried)
 		ptd__warn(t, "segment %u: %s, even after a retry with %d beams; kept as it is",
-			  t->seg_index, ptd_check_name(seg->check), PTD__RETRY_BEAMS);
+			  t->seg_index, ptd_check_name(seg->check), t->pl->retry_beams);
+	else if (seg->check != PTD_CHECK_OK)
+		ptd__warn(t, "segment %u: %s; kept as it is", t->seg_index,
+			  ptd_check_name(seg->check));
 	if (seg->why == ENGINE_STOP_MAX_TOKENS || seg->why == ENGINE_STOP_CONTEXT)
 		ptd__warn(t, "segment %u: answer cut at %s", t->seg_index,
 			  seg->why == ENGINE_STOP_CONTEXT ? "the end of the context" : "max_tokens");

@@ -49,6 +49,8 @@ typedef struct ptd_pipeline_params {
 				       batched decoding (ptd_tr_step only) */
 	int prefix_cache;           /* language pairs whose prompt prefix is
 				       kept computed (with batch_slots) */
+	int retry_beams;            /* beams of the retry of an answer that
+				       fails its checks; 0: no retry */
 } ptd_pipeline_params;
 
 void ptd_pipeline_default_params(ptd_pipeline_params *p);

@@ -111,10 +111,11 @@ static void ptd__reload(ptd_server *srv)
 	    ptd__str_changed(nc.prompt_template, oc->prompt_template) ||
 	    ptd__str_changed(nc.state_dir, oc->state_dir) || nc.threads != oc->threads ||
 	    nc.ctx_tokens != oc->ctx_tokens || nc.max_beams != oc->max_beams ||
-	    nc.batch_size != oc->batch_size || nc.prefix_cache != oc->prefix_cache)
+	    nc.batch_size != oc->batch_size || nc.prefix_cache != oc->prefix_cache ||
+	    nc.retry_beams != oc->retry_beams)
 		pt_log(PT_LOG_WARN, "reload: model, socket, prompt_template, state_dir, threads, "
-		       "ctx_tokens, max_beams, batch_size and prefix_cache take effect only after "
-		       "a restart of polytransd");
+		       "ctx_tokens, max_beams, batch_size, prefix_cache and retry_beams take "
+		       "effect only after a restart of polytransd");
 	oc->log_level = nc.log_level;
 	oc->max_clients = nc.max_clients;
 	oc->max_requests_per_client = nc.max_requests_per_client;

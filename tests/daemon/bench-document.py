@@ -21,6 +21,9 @@ Options:
   --from L --to L    the language pair (default en -> de)
   --max-tokens N     answer budget per sentence (default: the daemon's)
   --threads N        engine threads (default 0: one per core)
+  --retry-beams N    retry_beams of the daemon (default: its own, 4); 0 for a
+                     model with random weights, whose answers all fail their
+                     checks and would each be retried with beam search
   --only document|requests   run one of the two ways
 """
 
@@ -98,6 +101,8 @@ def run_requests(d, args, sents, conns=8):
 
 def measure(exe, args, sents, batch, way):
     settings = {"batch_size": batch, "threads": args.threads, "log_level": "warn"}
+    if args.retry_beams is not None:
+        settings["retry_beams"] = args.retry_beams
     with Daemon(exe, model=None, settings=settings, args=["--model", args.model]) as d:
         c = Client(d.sock, timeout=600)
         c.call("translate", params(args, text=sents[0]))  # warm-up: weights in cache
@@ -119,14 +124,16 @@ def main():
     ap.add_argument("--to", dest="dst", default="de")
     ap.add_argument("--max-tokens", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--retry-beams", type=int)
     ap.add_argument("--only", choices=("document", "requests"))
     args = ap.parse_args()
     if not os.path.exists(args.model):
         print("SKIP: no model at %s (--model FILE)" % args.model)
         return 77
     sents = load_sentences(args.sentences, args.n)
-    print("model %s, %d sentences %s -> %s, threads %s" % (
-        os.path.basename(args.model), len(sents), args.src, args.dst, args.threads or "auto"))
+    print("model %s, %d sentences %s -> %s, threads %s, retry_beams %s" % (
+        os.path.basename(args.model), len(sents), args.src, args.dst, args.threads or "auto",
+        "4 (default)" if args.retry_beams is None else args.retry_beams))
     ways = [args.only] if args.only else ["document", "requests"]
     try:
         for way in ways:

@@ -10,6 +10,9 @@ tiny fixture model. Tests:
           recently used pair is evicted and computed again).
   cancel  cancelling one of several requests decoded together ends it with
           `cancelled` while the others finish with their answers alone.
+  noretry with retry_beams 0 no answer is retried with beam search (answers of
+          the random-weight model fail their checks: they are kept, with a
+          warning that says so); with the default, failed answers are retried.
 """
 
 import os
@@ -181,5 +184,22 @@ def t_cancel(exe):
           % (len(others), sorted(slots)))
 
 
+def t_noretry(exe):
+    reqs = REQUESTS[:4]
+    logs, warns = {}, {}
+    for rb in (0, 4):
+        with Daemon(exe, settings={"log_level": "debug", "retry_beams": rb}) as d:
+            res = send_together(d, reqs)
+            logs[rb] = d.stderr()
+            check(d.stop() == 0, "exit status")
+        warns[rb] = [w for a, _ in res for w in (a["warnings"] or [])]
+    check("beam search:" not in logs[0], "a beam search with retry_beams 0")
+    check(any("kept as it is" in w for w in warns[0]), "no warning: %r" % warns[0])
+    check(not any("retry" in w for w in warns[0]), "a retry named: %r" % warns[0])
+    check("beam search: 4 beams" in logs[4], "no retry with the default")
+    check(any("after a retry with 4 beams" in w for w in warns[4]), "warnings: %r" % warns[4])
+    print("retry_beams 0: %d warnings, no beam search; 4: retries" % len(warns[0]))
+
+
 if __name__ == "__main__":
-    sys.exit(run({"same": t_same, "cancel": t_cancel}))
+    sys.exit(run({"same": t_same, "cancel": t_cancel, "noretry": t_noretry}))

@@ -38,7 +38,7 @@ static void test_defaults(void)
 	CHECK(c.max_clients == 64 && c.max_requests_per_client == 32);
 	CHECK(c.max_message_bytes == 16 << 20 && c.max_text_bytes == 16 << 20);
 	CHECK(c.max_beams == 4 && c.beams == 1 && c.max_tokens == 256);
-	CHECK(c.batch_size == 8 && c.prefix_cache == 4);
+	CHECK(c.batch_size == 8 && c.prefix_cache == 4 && c.retry_beams == 4);
 	CHECK(c.shutdown_timeout_ms == 5000 && c.idle_exit_s == 0 && c.threads == 0);
 	ptd_config_done(&c);
 }
@@ -82,7 +82,7 @@ static void test_every_key(void)
 		}
 		CHECK(ptd_config_is_key(k));
 	}
-	CHECK(n == 19);
+	CHECK(n == 20);
 	CHECK(c.max_clients == 4096 && c.threads == 256 && c.beams == 16);
 	CHECK(ptd_config_key_range(0, &(int64_t){ 0 }, &(int64_t){ 0 }) == -1); /* model: a string */
 	CHECK(strcmp(c.model, "/some/path") == 0 && strcmp(c.socket_path, "/some/path") == 0);

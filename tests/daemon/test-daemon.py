@@ -540,7 +540,7 @@ def t_cli(exe):
         check(p.returncode == 0, "--help")
         for key in ("model", "socket", "threads", "log_level", "max_clients",
                     "max_requests_per_client", "max_message_bytes", "max_text_bytes",
-                    "queue_size", "ctx_tokens", "max_beams", "batch_size", "prefix_cache",
+                    "queue_size", "ctx_tokens", "max_beams", "batch_size", "prefix_cache", "retry_beams",
                     "beams", "max_tokens",
                     "shutdown_timeout_ms", "idle_exit", "state_dir", "prompt_template"):
             check(key.encode() in p.stdout, "--help lacks %s" % key)
