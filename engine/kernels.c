@@ -30,6 +30,11 @@ size_t engine__vec_bytes(int vec, int64_t k)
 			return 0;
 		n = (size_t)k + (size_t)k / 32 * 2 * sizeof(float);
 		break;
+	case ENGINE_VEC_Q8T:
+		if (k % 32)
+			return 0;
+		n = (size_t)k / 512 * ENGINE_Q8T_SUPER_BYTES + (size_t)(k % 512) / 32 * 40;
+		break;
 	case ENGINE_VEC_Q8H:
 		if (k % 32)
 			return 0;
@@ -100,6 +105,30 @@ static void vec_quant_q8h(const float *x, int64_t k, void *out)
 	}
 }
 
+static void vec_quant_q8t(const float *x, int64_t k, void *out)
+{
+	int64_t ns = k / 512, nt = k % 512 / 32;
+	int8_t q[32];
+	for (int64_t sg = 0; sg < ns; sg++) {
+		char *o = (char *)out + (size_t)sg * ENGINE_Q8T_SUPER_BYTES;
+		float *d = (float *)(o + 512);
+		int32_t *nx8 = (int32_t *)(o + 576);
+		for (int p = 0; p < 16; p++) {
+			int64_t b = 16 * sg + 4 * (p % 4) + p / 4;
+			d[p] = vec_quant_block(x + 32 * b, q);
+			int32_t sum = 0;
+			for (int i = 0; i < 32; i++)
+				sum += q[i];
+			nx8[p] = -8 * sum;
+			for (int s = 0; s < 8; s++)
+				memcpy(o + 64 * s + 4 * p, q + (s < 4 ? 4 * s : 16 + 4 * (s - 4)), 4);
+		}
+	}
+	if (nt)
+		vec_quant_q8(x + 512 * ns, 32 * nt,
+			     (char *)out + (size_t)ns * ENGINE_Q8T_SUPER_BYTES);
+}
+
 void engine__vec_prepare(int vec, const float *x, int64_t k, void *out)
 {
 	switch (vec) {
@@ -120,6 +149,9 @@ void engine__vec_prepare(int vec, const float *x, int64_t k, void *out)
 		break;
 	case ENGINE_VEC_Q8H:
 		vec_quant_q8h(x, k, out);
+		break;
+	case ENGINE_VEC_Q8T:
+		vec_quant_q8t(x, k, out);
 		break;
 	}
 }
@@ -369,6 +401,8 @@ static void disp_init(void)
 			disp_add(&engine__kern_avx512[i]);
 		for (int i = 0; i < engine__n_kern_k_avx512; i++)
 			disp_add(&engine__kern_k_avx512[i]);
+		for (int i = 0; i < engine__n_kern_q4t_avx512; i++)
+			disp_add(&engine__kern_q4t_avx512[i]);
 	}
 	for (int t = 0; t < ENGINE_TYPE_COUNT_; t++) {
 		if (disp.n[t] == 0)

@@ -59,6 +59,7 @@ enum {
 	ENGINE_VEC_BF16 = 1, /* k bf16 (rounded to nearest even), padded to 32 */
 	ENGINE_VEC_Q8 = 2,   /* int8 blocks of 32, see below */
 	ENGINE_VEC_Q8H = 3,  /* the same int8 values in half-block order, below */
+	ENGINE_VEC_Q8T = 4,  /* the same in sixteen-block columns, below */
 };
 
 /*
@@ -102,6 +103,21 @@ static inline const float *engine__q8_dsum(const void *x, int64_t k)
  */
 #define ENGINE_Q8H_GROUP_BYTES 256
 
+/*
+ * ENGINE_VEC_Q8T: the Q8 values in columns of sixteen blocks, so that one
+ * VPDPBUSD lane holds one block and eight of them cover 512 elements. Per
+ * super-group of 16 blocks (lane p holds block 4 (p % 4) + p / 4 of the
+ * super-group: the order a 4 x 4 transpose of four-block groups gives),
+ * 640 bytes:
+ *   int8_t q[8][64]  q[s][4 p + e]: element 4 s + e (s < 4) or
+ *                    16 + 4 (s - 4) + e (s >= 4) of lane p's block
+ *   float d[16]      d of lane p's block
+ *   int32_t nx8[16]  -8 * the sum of its 32 q
+ * then the n < 16 blocks left over, as ENGINE_VEC_Q8 lays out n blocks
+ * (int8_t qs[32 n], float d[n], float dsum[n]). k must be a multiple of 32.
+ */
+#define ENGINE_Q8T_SUPER_BYTES 640
+
 /* Bytes of one prepared vector of k elements (0 if k does not suit the
  * format, e.g. not a multiple of 32 for Q8). Always a multiple of 64. */
 size_t engine__vec_bytes(int vec, int64_t k);
@@ -129,6 +145,10 @@ typedef struct engine__kern {
 #define ENGINE_CPU_VNNI 1u  /* avx512_vnni */
 #define ENGINE_CPU_BF16 2u  /* avx512_bf16 */
 #define ENGINE_CPU_VBMI 4u  /* avx512_vbmi (VPERMT2B) */
+
+/* Q4_0 x ENGINE_VEC_Q8T (kernels-q4t-avx512.c; needs VNNI and VBMI). */
+extern const engine__kern engine__kern_q4t_avx512[];
+extern const int engine__n_kern_q4t_avx512;
 
 /* Highest ISA this CPU runs (cached). */
 int engine__isa_best(void);

@@ -101,7 +101,8 @@ static void test_kernels_type(int type, int64_t k)
 		/* every count of vectors the kernels take in one pass (1, 2, 4,
 		 * 8, 16) and ones that leave remainders */
 		static const int nx_list[] = { NX, 1, 2, 3, 4, 5, 7, 8, 9, 13 };
-		int quant = kn->vec == ENGINE_VEC_Q8 || kn->vec == ENGINE_VEC_Q8H;
+		int quant = kn->vec == ENGINE_VEC_Q8 || kn->vec == ENGINE_VEC_Q8H ||
+			    kn->vec == ENGINE_VEC_Q8T;
 		float tol_ref = kn->vec == ENGINE_VEC_BF16 ? 8e-3f : 2e-5f;
 		float tol_exact = quant ? 2e-2f : kn->vec == ENGINE_VEC_BF16 ? 8e-3f : 2e-5f;
 		int bad = 0;
