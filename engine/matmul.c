@@ -7,8 +7,9 @@
  * shared machine slows down does less of the work). Each row is read from
  * memory once for all tokens.
  *
- * Many tokens (prefill), one of two paths chosen per weight type by
- * mm_prefill_path:
+ * Many tokens (prefill), a path chosen per weight type:
+ * - BF16 on a CPU with AVX512_BF16: the bf16 GEMM of gemm-bf16.h (the
+ *   activations rounded to bf16 once, VDPBF16PS on the stored weights).
  * - Q8_0 and Q4_0 on a CPU with AVX-512 VNNI: the int8 GEMM of gemm-q8.h.
  *   The tokens' activations are quantized to int8 blocks (in parallel, up
  *   to ENGINE_GQ8_TOK tokens at a time), then each thread takes panels of
@@ -17,7 +18,7 @@
  *   own panel (F32 weights are used in place) and multiplies it with
  *   OpenBLAS SGEMM, which runs single-threaded inside our threads, so the
  *   two never compete for the cores.
- * Both apply the bias and GELU to the rows just computed.
+ * Each applies the bias and GELU to the rows just computed.
  */
 #include <cblas.h>
 #include <stdatomic.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm-bf16.h"
 #include "gemm-q8.h"
 #include "kernels.h"
 
@@ -287,6 +289,11 @@ void engine__matmul(engine__pool *pool, engine__mm_scratch *s,
 		int64_t c = (int64_t)(32768 / (w->row_bytes ? w->row_bytes : 1));
 		j.chunk = c < 16 ? 16 : c;
 		engine__pool_run(pool, mm_gemv_run, &j);
+	} else if (w->type == ENGINE_TYPE_BF16 && engine__gemm_bf16_usable() &&
+		   engine__gemm_bf16(pool, s, w, bias, x, ldx, n_tok, y, ldy,
+				     gelu, ENGINE_ISA_AVX512,
+				     ENGINE_GEMM_BF16_PARTS) == 0) {
+		/* bf16 weights: VDPBF16PS GEMM (gemm-bf16.c) */
 	} else if (mm_prefill_path(s, w, &j.gq8) == MM_PREFILL_GQ8) {
 		mm_gq8(pool, s, &j);
 	} else {
