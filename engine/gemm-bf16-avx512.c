@@ -84,7 +84,7 @@ static TBF16 void pack_w(uint16_t *panel, const uint16_t *w, size_t w_stride,
 static TBF16 void pack_x(uint16_t *out, const float *x, int64_t k, int64_t kp,
 			 int parts)
 {
-	uint16_t *lo = out + kp;
+	uint16_t *lo = out + ENGINE_GB_KQ(kp);
 	for (int64_t i = 0; i < kp; i += 16) {
 		int64_t left = k - i;
 		__mmask16 m = left >= 16 ? (__mmask16)0xffff
@@ -116,17 +116,26 @@ static inline TBF16 __m512bh bcast(const uint16_t *p, int64_t e)
  * accumulators in registers. */
 static inline __attribute__((always_inline)) TBF16 void
 tile_body(const uint16_t *panel, const uint16_t *const *xt, int64_t k,
-	  int64_t kp, const int parts, float *y, size_t ldy, int nt, int nr)
+	  int64_t kq, const int parts, float *y, size_t ldy, int nt, int nr,
+	  int add)
 {
 	__m512 acc[NR][MRV];
 	const uint16_t *xp[NR];
+	__mmask16 m[MRV];
 
+	for (int v = 0; v < MRV; v++) {
+		int left = nr - v * 16;
+		m[v] = left >= 16 ? (__mmask16)0xffff
+		     : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+	}
 #pragma GCC unroll 8
 	for (int t = 0; t < NR; t++) {
 		xp[t] = xt[t];
 #pragma GCC unroll 4
 		for (int v = 0; v < MRV; v++)
-			acc[t][v] = _mm512_setzero_ps();
+			acc[t][v] = add && t < nt ? _mm512_maskz_loadu_ps(m[v],
+					y + (size_t)t * ldy + v * 16)
+				  : _mm512_setzero_ps();
 	}
 	for (int64_t e = 0; e < k; e += 2) {
 		const uint16_t *wp = panel + (size_t)e * MR;
@@ -141,19 +150,13 @@ tile_body(const uint16_t *panel, const uint16_t *const *xt, int64_t k,
 			for (int v = 0; v < MRV; v++)
 				acc[t][v] = _mm512_dpbf16_ps(acc[t][v], w[v], b);
 			if (parts == 2) {
-				__m512bh bl = bcast(xp[t] + kp, e);
+				__m512bh bl = bcast(xp[t] + kq, e);
 #pragma GCC unroll 4
 				for (int v = 0; v < MRV; v++)
 					acc[t][v] = _mm512_dpbf16_ps(acc[t][v],
 								     w[v], bl);
 			}
 		}
-	}
-	__mmask16 m[MRV];
-	for (int v = 0; v < MRV; v++) {
-		int left = nr - v * 16;
-		m[v] = left >= 16 ? (__mmask16)0xffff
-		     : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
 	}
 #pragma GCC unroll 8
 	for (int t = 0; t < NR; t++) {
@@ -167,13 +170,13 @@ tile_body(const uint16_t *panel, const uint16_t *const *xt, int64_t k,
 }
 
 static TBF16 void tile(const uint16_t *panel, const uint16_t *const *xt,
-		       int64_t k, int64_t kp, int parts, float *y, size_t ldy,
-		       int nt, int nr)
+		       int64_t k, int64_t kq, int parts, float *y, size_t ldy,
+		       int nt, int nr, int add)
 {
 	if (parts == 2)
-		tile_body(panel, xt, k, kp, 2, y, ldy, nt, nr);
+		tile_body(panel, xt, k, kq, 2, y, ldy, nt, nr, add);
 	else
-		tile_body(panel, xt, k, kp, 1, y, ldy, nt, nr);
+		tile_body(panel, xt, k, kq, 1, y, ldy, nt, nr, add);
 }
 
 const engine__gb_kern engine__gb_avx512 = { pack_w, pack_x, tile };

@@ -18,6 +18,7 @@
 
 #define MR ENGINE_GB_MR
 #define NR ENGINE_GB_NR
+#define KC ENGINE_GB_KC
 
 /* ---- Scalar reference kernels --------------------------------------------- */
 
@@ -25,11 +26,11 @@ static void ref_pack_w(uint16_t *panel, const uint16_t *w, size_t w_stride,
 		       int64_t k, int64_t kp, int nr)
 {
 	for (int r = 0; r < MR; r++) {
-		const uint16_t *row = (const uint16_t *)((const char *)w +
-							 (size_t)r * w_stride);
+		const uint16_t *row = r < nr ? (const uint16_t *)(
+			(const char *)w + (size_t)r * w_stride) : NULL;
 		for (int64_t e = 0; e < kp; e++)
 			panel[(size_t)(e / 2) * MR * 2 + (size_t)r * 2 + e % 2] =
-				r < nr && e < k ? row[e] : 0;
+				row && e < k ? row[e] : 0;
 	}
 }
 
@@ -41,24 +42,24 @@ static void ref_pack_x(uint16_t *out, const float *x, int64_t k, int64_t kp,
 		uint16_t h = engine__f32_to_bf16(v);
 		out[e] = h;
 		if (parts == 2)
-			out[kp + e] = engine__f32_to_bf16(v - engine__bf16_to_f32(h));
+			out[ENGINE_GB_KQ(kp) + e] = engine__f32_to_bf16(v - engine__bf16_to_f32(h));
 	}
 }
 
 static void ref_tile(const uint16_t *panel, const uint16_t *const *xt,
-		     int64_t k, int64_t kp, int parts, float *y, size_t ldy,
-		     int nt, int nr)
+		     int64_t k, int64_t kq, int parts, float *y, size_t ldy,
+		     int nt, int nr, int add)
 {
 	for (int t = 0; t < nt; t++) {
 		for (int r = 0; r < nr; r++) {
-			float acc = 0.0f;
+			float acc = add ? y[(size_t)t * ldy + r] : 0.0f;
 			for (int64_t e = 0; e < k; e++) {
 				float wv = engine__bf16_to_f32(
 					panel[(size_t)(e / 2) * MR * 2 +
 					      (size_t)r * 2 + e % 2]);
 				for (int p = 0; p < parts; p++)
 					acc += wv * engine__bf16_to_f32(
-						xt[t][(size_t)p * kp + e]);
+						xt[t][(size_t)p * (size_t)kq + e]);
 			}
 			y[(size_t)t * ldy + r] = acc;
 		}
@@ -122,6 +123,24 @@ static void gb_pack_run(void *arg, int ith, int nth)
 	}
 }
 
+/* Elements [c0, c0 + kc) of rows r0 .. r0 + nr (in the panel) for every
+ * tile of tokens of the block. */
+static void gb_tiles(const gb_job *j, const uint16_t *panel, int64_t c0,
+		     int64_t kc, int64_t r0, int nr)
+{
+	for (int t0 = 0; t0 < j->nb; t0 += NR) {
+		int nt = j->nb - t0 < NR ? j->nb - t0 : NR;
+		const uint16_t *xt[NR];
+		/* A short tile repeats its last token; only nt are stored. */
+		for (int t = 0; t < NR; t++)
+			xt[t] = j->xb + (size_t)(t0 + (t < nt ? t : nt - 1)) * j->xs +
+				c0;
+		j->kern->tile(panel, xt, kc, ENGINE_GB_KQ(j->kp), j->parts,
+			      j->y + (size_t)t0 * j->ldy + r0, j->ldy, nt, nr,
+			      c0 > 0);
+	}
+}
+
 static void gb_gemm_run(void *arg, int ith, int nth)
 {
 	gb_job *j = arg;
@@ -135,19 +154,13 @@ static void gb_gemm_run(void *arg, int ith, int nth)
 		if (r0 >= w->n)
 			break;
 		int nr = w->n - r0 < MR ? (int)(w->n - r0) : MR;
-		j->kern->pack_w(panel, (const uint16_t *)((const char *)w->data +
-							  (size_t)r0 * w->row_bytes),
-				w->row_bytes, w->k, j->kp, nr);
-		for (int t0 = 0; t0 < j->nb; t0 += NR) {
-			int nt = j->nb - t0 < NR ? j->nb - t0 : NR;
-			const uint16_t *xt[NR];
-			/* A short tile repeats its last token; only nt are
-			 * stored. */
-			for (int t = 0; t < NR; t++)
-				xt[t] = j->xb + (size_t)(t0 + (t < nt ? t : nt - 1)) *
-						j->xs;
-			j->kern->tile(panel, xt, w->k, j->kp, j->parts,
-				      j->y + (size_t)t0 * j->ldy + r0, j->ldy, nt, nr);
+		const uint16_t *wr = (const uint16_t *)((const char *)w->data +
+							(size_t)r0 * w->row_bytes);
+		for (int64_t c0 = 0; c0 < w->k; c0 += KC) {
+			int64_t kc = w->k - c0 < KC ? w->k - c0 : KC;
+			j->kern->pack_w(panel, wr + c0, w->row_bytes, kc,
+					(kc + 31) / 32 * 32, nr);
+			gb_tiles(j, panel, c0, kc, r0, nr);
 		}
 		if (!j->bias && !j->gelu)
 			continue;
@@ -181,8 +194,8 @@ int engine__gemm_bf16(engine__pool *pool, engine__mm_scratch *s,
 	/* Sizes in bf16 elements; the scratch holds 2 * panel_floats of them
 	 * per thread, and nothing here is larger than a few times k. */
 	int64_t kp = (w->k + 31) / 32 * 32;
-	size_t ps = (size_t)kp * MR;
-	size_t xs = (size_t)kp * (size_t)parts;
+	size_t ps = (size_t)(kp < KC ? kp : KC) * MR;
+	size_t xs = (size_t)ENGINE_GB_KQ(kp) * (size_t)parts;
 	size_t total = 0, used = 0;
 	int nth = s->n_threads;
 	if (nth < 1 || nth < engine__pool_size(pool) ||

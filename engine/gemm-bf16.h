@@ -48,29 +48,41 @@ int engine__gemm_bf16(engine__pool *pool, engine__mm_scratch *s,
  * registers for the three weight vectors. */
 #define ENGINE_GB_MR 48
 #define ENGINE_GB_NR 8
+/* Elements of k per panel: a panel (96 KiB) and the slices of a block's
+ * activations it meets stay in a core's L2 while the panel is reused
+ * for every tile of tokens. */
+#define ENGINE_GB_KC 1024
 
 /*
  * Layouts, with kp = k rounded up to a multiple of 32 and zeros past k:
  * - weight panel: MR rows interleaved by pairs, [kp / 2][MR][2] bf16, so
  *   one 64-byte load gives one pair of 16 rows;
- * - activations: per token, `parts` planes of kp bf16 (the high parts,
- *   then the low parts), so a pair of one token is one 32-bit broadcast.
+ * - activations: per token, `parts` planes of kq = kp + 32 bf16 (the
+ *   high parts, then the low parts; kp used), so a pair of one token is
+ *   one 32-bit broadcast. The 64 bytes past each plane keep the planes
+ *   and tokens of a tile, read in step, off the same L1 cache set (4 KiB
+ *   aliasing when k is a power of two).
  */
 typedef struct engine__gb_kern {
 	/* Panel from rows w, w + w_stride, ... (nr <= MR of them; the rest of
 	 * the panel is zero). */
 	void (*pack_w)(uint16_t *panel, const uint16_t *w, size_t w_stride,
 		       int64_t k, int64_t kp, int nr);
-	/* The planes of one token from its k floats. */
+	/* The planes of one token from its k floats (the padding past kp is
+	 * left as it is). */
 	void (*pack_x)(uint16_t *out, const float *x, int64_t k, int64_t kp,
 		       int parts);
-	/* y[t * ldy + r] = sum over the pairs of the panel's row r times
-	 * token t's planes, for t < nt, r < nr; xt[t] for t in [0, NR) must
-	 * all be valid tokens (repeat one for a short tile). */
+	/* y[t * ldy + r] (+)= sum over the first k elements of the panel's
+	 * row r times token t's planes (xt[t], xt[t] + kq), for t < nt,
+	 * r < nr; adds to y if acc, else overwrites it. xt[t] for t in
+	 * [0, NR) must all be valid (a short tile repeats a token). */
 	void (*tile)(const uint16_t *panel, const uint16_t *const *xt,
-		     int64_t k, int64_t kp, int parts, float *y, size_t ldy,
-		     int nt, int nr);
+		     int64_t k, int64_t kq, int parts, float *y, size_t ldy,
+		     int nt, int nr, int acc);
 } engine__gb_kern;
+
+/* The plane stride of the activations. */
+#define ENGINE_GB_KQ(kp) ((kp) + 32)
 
 extern const engine__gb_kern engine__gb_scalar;
 extern const engine__gb_kern engine__gb_avx512;

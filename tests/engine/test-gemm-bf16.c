@@ -5,7 +5,7 @@
  * where the CPU has it), with the activations in one and in two bf16
  * parts, on odd sizes (tokens that fill no whole tile, rows that fill no
  * whole panel, k of 2048, 8192 and small odd multiples of 32, and k that
- * is not a multiple of 32), against a double-precision product computed
+ * is not a multiple of 32, nor of the panel's slice of k), against a double-precision product computed
  * here from the test's own rounding of the activations (only the order of
  * the f32 sums may differ) and against the exact product of the f32
  * activations (the rounding of the activations is all that may differ).
@@ -193,7 +193,7 @@ int main(void)
 	static const int64_t cases[][3] = {
 		{ 37, 2048, 17 }, { 101, 96, 33 }, { 50, 8192, 17 },
 		{ 97, 160, 100 }, { 49, 45, 33 }, { 16, 2048, 100 },
-		{ 5, 3, 9 },
+		{ 5, 3, 9 }, { 50, ENGINE_GB_KC + 76, 20 },
 	};
 	double worst[3] = { 0 };
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -212,7 +212,8 @@ int main(void)
 		problem p;
 		problem_make(&p, 60, 224, 100);
 		engine__mm_scratch small = s;
-		size_t kp = 224, elems = kp * ENGINE_GB_MR * 3 + kp * 2 * 2 * ENGINE_GB_NR;
+		size_t kp = 224, elems = kp * ENGINE_GB_MR * 3 +
+					 ENGINE_GB_KQ(kp) * 2 * 2 * ENGINE_GB_NR;
 		small.panel_floats = (elems + 2) / 2 / 3;
 		for (int i = 0; i < n_isa; i++)
 			check_case(pool, &small, &p, isas[i], 2, 1, &worst[2]);
