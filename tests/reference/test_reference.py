@@ -93,6 +93,51 @@ Q8_ROUTES = {
 }
 
 
+# BF16 weights: the engine's prefill GEMM (products over more than 16 token
+# rows, engine/gemm-bf16.c) rounds its input rows to bfloat16 (nearest
+# even) once and multiplies with VDPBF16PS, as llama.cpp does for BF16
+# weights; single rows (decoding, the output product of the last position)
+# keep float32. Measured on the tiny fixture: 7.4e-3 from the reference
+# (5.6e-3 from the weights alone), well inside the BF16 bound of 3e-2.
+#
+# Rounding to bf16 is discontinuous: an input within float32 noise of a
+# rounding midpoint lands on either side, and on the tiny fixture one such
+# flip moves the logits by about 1.5e-3 of max|logit| (the reference against
+# itself with its inputs moved by 2^-22 before rounding). No engine can
+# match that route to F32_TOL; it is held to BF16_FLOOR_MUL times that
+# floor, measured per prompt as the largest of BF16_FLOOR_DRAWS such draws
+# (for prompts of 16 tokens or fewer the route rounds nothing and the
+# tolerance is F32_TOL).
+BF16_GEMM_MIN_ROWS = 17
+BF16_ROUTES = {
+    'float': lambda name, rows: False,
+    'bf16 input rows in prefill': lambda name, rows: rows >= BF16_GEMM_MIN_ROWS,
+}
+BF16_FLOOR_MUL = 3
+BF16_FLOOR_DRAWS = 3
+
+
+def bf16_round_rows(x):
+    """x rounded to float32, then to bfloat16 (nearest even)."""
+    u = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = ((u + 0x7fff + ((u >> 16) & 1)) >> 16) << 16
+    return u.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+def bf16_route_floor(qmodel, ids, names, route):
+    """Largest move of the route's logits when its inputs move by 2^-22."""
+    base = ref.forward(qmodel, ids, matmul=q8_matmul(route, names, bf16_round_rows))[-1]
+    worst = 0.0
+    for seed in range(BF16_FLOOR_DRAWS):
+        rng = np.random.default_rng(seed)
+
+        def jitter(x):
+            return bf16_round_rows(x * (1 + 2.0**-22 * rng.uniform(-1, 1, x.shape)))
+        r = ref.forward(qmodel, ids, matmul=q8_matmul(route, names, jitter))[-1]
+        worst = max(worst, rel(r, base)[1])
+    return worst
+
+
 def q8_round_rows(x):
     """x [rows, n] rounded to Q8_0 blocks of 32 along n (float32 scale)."""
     if x.shape[-1] % 32:
@@ -104,12 +149,12 @@ def q8_round_rows(x):
     return (np.round(b / safe) * d).reshape(x.shape)
 
 
-def q8_matmul(route, q8_names):
+def q8_matmul(route, q8_names, round_rows=q8_round_rows):
     def mm(x, w, name):
         # The engine computes the output product for the last position only.
         rows = 1 if name == 'output' else x.shape[0]
         if name in q8_names and route(name, rows):
-            x = q8_round_rows(x)
+            x = round_rows(x)
         return x @ w
     return mm
 
@@ -332,9 +377,12 @@ def check_quant(exe, fx, hf, model, gguf):
     if 'output' not in q8_names and 'output.weight' not in g.tensors \
             and g.type_of('token_embd.weight') in Q8_ACT_TYPES:
         q8_names.add('output')
+    bf16_names = {n[:-len('.weight')] for n, (t, _, _) in g.tensors.items() if t == 'BF16'}
     routes = Q8_ROUTES if q8_names else {'float': None}
+    if not q8_names and bf16_names:
+        routes = BF16_ROUTES
     worst = [0.0, 0.0, 0.0]     # vs HF reference, vs same-weights reference, quantization alone
-    top_bad, flips, fails = 0, 0, []
+    top_bad, flips, fails, max_tol = 0, 0, [], F32_TOL
     cs = cases(hf, model)
     for c in cs:
         r = ref.forward(model, c.ids)[-1]
@@ -343,16 +391,29 @@ def check_quant(exe, fx, hf, model, gguf):
         _, d_q = rel(ref.forward(qmodel, c.ids)[-1], r)
         same = {}
         for rname, route in routes.items():
-            mm = q8_matmul(route, q8_names) if route else None
+            if not route:
+                mm = None
+            elif q8_names:
+                mm = q8_matmul(route, q8_names)
+            else:
+                mm = q8_matmul(route, bf16_names, bf16_round_rows)
             same[rname] = rel(e, ref.forward(qmodel, c.ids, matmul=mm)[-1])[1]
-        route_used = min(same, key=same.get)
-        d_same = same[route_used]
+        tols = {rname: F32_TOL for rname in same}
+        if not q8_names and bf16_names and len(c.ids) >= BF16_GEMM_MIN_ROWS:
+            for rname, route in routes.items():
+                if rname != 'float':
+                    floor = bf16_route_floor(qmodel, c.ids, bf16_names, route)
+                    tols[rname] = max(F32_TOL, BF16_FLOOR_MUL * floor)
+        route_used = min(same, key=lambda k: same[k] / tols[k])
+        d_same, tol = same[route_used], tols[route_used]
+        max_tol = max(max_tol, tol)
         worst = [max(worst[0], d_hf), max(worst[1], d_same), max(worst[2], d_q)]
         te, tr = int(np.argmax(e)), int(np.argmax(r))
         gap = float(r[tr] - r[te])
         scale = float(np.abs(r).max())
         print(f'{c.label}: vs reference {d_hf:.3e}, quantization alone {d_q:.3e}, '
               f'vs reference on the file\'s weights {d_same:.3e} (route: {route_used}'
+              + (f', tolerance {tol:.1e}' if tol != F32_TOL else '')
               + (', others ' + ', '.join(f'{k} {v:.1e}' for k, v in same.items() if k != route_used)
                  if len(same) > 1 else '')
               + f'), top-1 '
@@ -364,16 +425,17 @@ def check_quant(exe, fx, hf, model, gguf):
             if d_same > Q8_FLIP_TOL:
                 fails.append(f'{c.label}: {d_same:.3e} from the same-weights reference '
                              f'(best route {route_used}) > {Q8_FLIP_TOL:g}')
-        elif d_same > F32_TOL:
+        elif d_same > tol:
             fails.append(f'{c.label}: {d_same:.3e} from the same-weights reference '
-                         f'(best route {route_used}) > {F32_TOL:g}')
+                         f'(best route {route_used}) > {tol:g}')
         if te != tr:
             top_bad += 1
             if gap > 2 * bound * scale:
                 fails.append(f'{c.label}: top-1 {te} vs {tr} with a clear gap {gap:.3f}')
     print(f'SUMMARY quant {kind}: max relative diff vs reference {worst[0]:.3e} '
           f'(bound {bound:g}), vs same-weights reference {worst[1]:.3e} (tolerance '
-          f'{F32_TOL:g}), quantization alone {worst[2]:.3e}; top-1 same on '
+          f'{F32_TOL:g}{f", bf16 route up to {max_tol:.1e}" if max_tol > F32_TOL else ""}), '
+          f'quantization alone {worst[2]:.3e}; top-1 same on '
           f'{len(cs) - top_bad} of {len(cs)}')
     if top_bad > len(cs) // 4:
         fails.append(f'top-1 differs on {top_bad} of {len(cs)} prompts')
