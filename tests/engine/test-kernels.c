@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "gemm-bf16.h"
 #include "gemm-q8.h"
 #include "kernels.h"
 #include "tcheck.h"
@@ -314,10 +315,12 @@ static void test_matmul_type(engine__pool *pool, engine__mm_scratch *s, int type
 	engine__mat m = { w, type, K, N, rb };
 	const int ntoks[3] = { 1, 5, T };
 	for (int c = 0; c < 3; c++) {
-		/* decode kernels and the int8 GEMM quantize the activations */
+		/* decode kernels and the int8 GEMM quantize the activations,
+		 * the bf16 GEMM rounds them to bf16 */
 		int nt = ntoks[c], quant_act = nt <= ENGINE_GEMV_MAX_TOK ?
 			engine__kern_best(type)->vec != ENGINE_VEC_F32 :
-			engine__gq8_best(type) != NULL;
+			engine__gq8_best(type) != NULL ||
+			(type == ENGINE_TYPE_BF16 && engine__gemm_bf16_usable());
 		for (int gelu = 0; gelu < 2; gelu++) {
 			engine__matmul(pool, s, &m, bias, x, K, nt, y, N + 3, gelu);
 			int bad = 0;
