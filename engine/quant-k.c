@@ -40,23 +40,29 @@ void engine__dequant_q4_K(const engine_block_q4_K *b, float *y, int64_t n)
 	}
 }
 
-/* The 6-bit level (0..63) of element e (0..255) of a Q6_K block. */
-static inline int q6_level(const engine_block_q6_K *b, int e)
-{
-	int h = e / 128, r = e % 128, i = r / 32, l = r % 32;
-	uint8_t lo = b->ql[64 * h + l + 32 * (i & 1)];
-	int low = i < 2 ? lo & 0x0f : lo >> 4;
-	int high = (b->qh[32 * h + l] >> (2 * i)) & 3;
-	return low | high << 4;
-}
-
+/* Written per half and per byte position l, so that the compiler
+ * vectorises the l loop (the SGEMM prefill path dequantizes every weight
+ * row once per batch). */
 void engine__dequant_q6_K(const engine_block_q6_K *b, float *y, int64_t n)
 {
 	for (int64_t i = 0; i < n / ENGINE_QK_K; i++, y += ENGINE_QK_K) {
 		float d = engine__fp16_to_f32(b[i].d);
-		for (int e = 0; e < ENGINE_QK_K; e++)
-			y[e] = d * (float)b[i].scales[e / 16] *
-			       (float)(q6_level(&b[i], e) - 32);
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+			const int8_t *sc = b[i].scales + 8 * h;
+			float *o = y + 128 * h;
+			for (int l = 0; l < 32; l++) {
+				int g = l / 16;
+				int q0 = (ql[l] & 0x0f) | (qh[l] & 3) << 4;
+				int q1 = (ql[l + 32] & 0x0f) | ((qh[l] >> 2) & 3) << 4;
+				int q2 = (ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4;
+				int q3 = (ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4;
+				o[l] = d * (float)sc[g] * (float)(q0 - 32);
+				o[l + 32] = d * (float)sc[g + 2] * (float)(q1 - 32);
+				o[l + 64] = d * (float)sc[g + 4] * (float)(q2 - 32);
+				o[l + 96] = d * (float)sc[g + 6] * (float)(q3 - 32);
+			}
+		}
 	}
 }
 

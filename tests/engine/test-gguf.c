@@ -301,6 +301,9 @@ static void test_tensor_defects(void)
 	t->type = ENGINE_TYPE_Q8_0; /* rows of 8: not whole blocks of 32 */
 	expect("partial block", &f, PT_EFORMAT, PT_EFORMAT, "blk.1.attn_qkv.weight", "q8_0",
 	       NULL);
+	t->type = ENGINE_TYPE_Q4_K; /* K-quants: rows must be whole super-blocks of 256 */
+	expect("partial q4_k super-block", &f, PT_EFORMAT, PT_EFORMAT, "blk.1.attn_qkv.weight",
+	       "q4_k blocks of 256", NULL);
 	t->type = 0;
 	expect("restored", &f, 0, 0, NULL);
 
