@@ -171,6 +171,39 @@ static INL TK void q6_K_row(const engine_block_q6_K *b, int64_t k,
 		out[(size_t)j * ys] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[j], acc1[j]));
 }
 
+/* ---- Dequantization (the SGEMM prefill path) ----------------------------------- */
+
+/* Q6_K rows to f32 with the kernel's unpacking: 64 levels per step, then
+ * widened 16 at a time (one group, one scale). */
+TK void engine__dequant_q6_K_avx512(const engine_block_q6_K *b, float *y, int64_t n)
+{
+	const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+	const __m512i c32 = _mm512_set1_epi8(32);
+	const __m512i sh_lo = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4);
+	const __m512i sh_hi = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+	int8_t lv[ENGINE_QK_K] __attribute__((aligned(64)));
+	for (int64_t i = 0; i < n / ENGINE_QK_K; i++, y += ENGINE_QK_K) {
+		for (int h = 0; h < 2; h++) {
+			__m512i ql = _mm512_loadu_si512(b[i].ql + 64 * h);
+			__m512i qh = _mm512_broadcast_i64x4(
+				_mm256_loadu_si256((const __m256i *)(b[i].qh + 32 * h)));
+			__m512i w0 = _mm512_or_si512(_mm512_and_si512(ql, m4),
+						     _mm512_and_si512(_mm512_sllv_epi64(qh, sh_lo), m30));
+			__m512i w1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+						     _mm512_and_si512(_mm512_srlv_epi64(qh, sh_hi), m30));
+			_mm512_store_si512(lv + 128 * h, _mm512_sub_epi8(w0, c32));
+			_mm512_store_si512(lv + 128 * h + 64, _mm512_sub_epi8(w1, c32));
+		}
+		float d = _cvtsh_ss(b[i].d);
+		for (int g = 0; g < 16; g++) {
+			__m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+				_mm_load_si128((const __m128i *)(lv + 16 * g))));
+			_mm512_storeu_ps(y + 16 * g,
+					 _mm512_mul_ps(_mm512_set1_ps(d * (float)b[i].scales[g]), v));
+		}
+	}
+}
+
 /* ---- Matrix x vectors -------------------------------------------------------- */
 
 #define MV_K(NAME, ROW, BLK)                                                        \

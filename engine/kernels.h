@@ -177,6 +177,11 @@ extern const engine__kern engine__kern_k_avx2[];
 extern const int engine__n_kern_k_avx2;
 extern const engine__kern engine__kern_k_avx512[];
 extern const int engine__n_kern_k_avx512;
+/* Q6_K rows to f32 with AVX-512 BW (kernels-k-avx512.c); quant-k.c calls
+ * it when the CPU has AVX-512. */
+void engine__dequant_q6_K_avx512(const engine_block_q6_K *b, float *y, int64_t n);
+/* The portable version (quant-k.c), which both must equal bit for bit. */
+void engine__dequant_q6_K_scalar(const engine_block_q6_K *b, float *y, int64_t n);
 
 /* ---- Element-wise kernels ---------------------------------------------- */
 

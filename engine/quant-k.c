@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine-impl.h"
+#include "kernels.h"
 
 /* ---- Dequantization ------------------------------------------------------ */
 
@@ -43,7 +43,7 @@ void engine__dequant_q4_K(const engine_block_q4_K *b, float *y, int64_t n)
 /* Written per half and per byte position l, so that the compiler
  * vectorises the l loop (the SGEMM prefill path dequantizes every weight
  * row once per batch). */
-void engine__dequant_q6_K(const engine_block_q6_K *b, float *y, int64_t n)
+void engine__dequant_q6_K_scalar(const engine_block_q6_K *b, float *y, int64_t n)
 {
 	for (int64_t i = 0; i < n / ENGINE_QK_K; i++, y += ENGINE_QK_K) {
 		float d = engine__fp16_to_f32(b[i].d);
@@ -64,6 +64,14 @@ void engine__dequant_q6_K(const engine_block_q6_K *b, float *y, int64_t n)
 			}
 		}
 	}
+}
+
+void engine__dequant_q6_K(const engine_block_q6_K *b, float *y, int64_t n)
+{
+	if (engine__isa_best() >= ENGINE_ISA_AVX512)
+		engine__dequant_q6_K_avx512(b, y, n);
+	else
+		engine__dequant_q6_K_scalar(b, y, n);
 }
 
 /* ---- Sub-block fits -------------------------------------------------------- */

@@ -98,6 +98,26 @@ static void test_q6_K_layout(void)
 	CHECK(bad == 0, "q6_K: %d of 256 elements decode to other values", bad);
 }
 
+/* Both Q6_K decoders (portable and AVX-512) on random bytes: bit for bit. */
+static void test_q6_K_decoders(void)
+{
+	enum { NB = 7 };
+	static engine_block_q6_K b[NB];
+	static float y0[NB * 256], y1[NB * 256];
+	uint8_t *p = (uint8_t *)b;
+	for (size_t i = 0; i < sizeof b; i++)
+		p[i] = (uint8_t)(frand() * 128.0f + 128.0f);
+	for (int i = 0; i < NB; i++)
+		b[i].d = (engine_fp16)(0x2000 + i * 0x400); /* finite halves */
+	engine__dequant_q6_K_scalar(b, y0, NB * 256);
+	if (engine__isa_best() < ENGINE_ISA_AVX512) {
+		printf("q6_k decoders: no AVX-512 on this CPU, portable one only\n");
+		return;
+	}
+	engine__dequant_q6_K_avx512(b, y1, NB * 256);
+	CHECK(memcmp(y0, y1, sizeof y0) == 0, "q6_k AVX-512 decoder differs from the portable one");
+}
+
 /* ---- Quantizers ------------------------------------------------------------ */
 
 /* rms(dequant(quant(x)) - x) / rms(x) over n values. */
@@ -289,6 +309,7 @@ int main(void)
 	       engine__isa_best());
 	test_q4_K_layout();
 	test_q6_K_layout();
+	test_q6_K_decoders();
 	test_quantizers();
 	const int types[2] = { ENGINE_TYPE_Q4_K, ENGINE_TYPE_Q6_K };
 	for (int t = 0; t < 2; t++) {
