@@ -9,7 +9,9 @@
  *   run time with __builtin_cpu_supports);
  * - element-wise kernels (LayerNorm, tanh-GELU, softmax, dot, axpy);
  * - the matmul driver (matmul.c): few tokens go through the matrix x
- *   vector kernels, many tokens through OpenBLAS SGEMM on f32 panels.
+ *   vector kernels, many tokens through the int8 or bf16 GEMM where the
+ *   type and CPU suit them (gemm-q8.h, gemm-bf16.h), else through
+ *   OpenBLAS SGEMM on f32 panels.
  *
  * Shapes follow GGUF: a weight matrix has n rows of k elements (ne[0] = k),
  * and y = W x means y[r] = dot(row r, x).
@@ -222,7 +224,7 @@ static inline uint16_t engine__kf32_to_bf16(float f)
 /* ---- Matmul driver (matmul.c) ------------------------------------------- */
 
 /* Tokens up to which the matrix x vector kernels are used; above it the
- * weights go through SGEMM. */
+ * weights go through a GEMM (prefill). */
 #define ENGINE_GEMV_MAX_TOK 16
 
 /* A weight matrix as the driver sees it. */
