@@ -39,7 +39,7 @@ typedef struct bench_opts {
 	const char *shape;
 	int types[BENCH_MAX_TYPES];
 	int n_types;
-	int threads, reps, json;
+	int threads, reps, json, kernels;
 } bench_opts;
 
 /* The machine, measured around the runs. */
@@ -88,7 +88,7 @@ static int bench_usage(const char *msg)
 {
 	fprintf(stderr, "polytrans-model: bench: %s\n"
 		"Usage: polytrans-model bench --shape 1.7b|tiny --type TYPE[,TYPE...]|all "
-		"[--threads N] [--reps N] [--json]\n"
+		"[--threads N] [--reps N] [--json] [--kernels]\n"
 		"TYPE: f32 f16 bf16 q8_0 q4_0 (and q4_k q6_k where the engine has them)\n",
 		msg);
 	return 2;
@@ -614,6 +614,7 @@ static int bench_parse(int argc, char **argv, bench_opts *o)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "reps", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "kernels", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -627,6 +628,7 @@ static int bench_parse(int argc, char **argv, bench_opts *o)
 		case 's': o->shape = optarg; break;
 		case 't': types = optarg; break;
 		case 'J': o->json = 1; break;
+		case 'K': o->kernels = 1; break;
 		case 'v': break;
 		case 'j':
 			o->threads = (int)strtol(optarg, &end, 10);
@@ -664,6 +666,8 @@ int pm_cmd_bench(int argc, char **argv)
 		return rc;
 	if (engine_shape_by_name(o.shape, &sh, &e))
 		return bench_usage(e.msg);
+	if (o.kernels)
+		return pm_bench_kernels(o.types, o.n_types, o.json);
 	if (o.threads == 0)
 		o.threads = engine__pool_default_threads();
 

@@ -322,6 +322,20 @@ def test_bench():
         check(t["peak_rss_bytes"] > t["weight_bytes"], what + " peak RSS %r" % t["peak_rss_bytes"])
         check(abs(t["peak_rss_bound_bytes"] - 1.1 * (t["weight_bytes"] + t["kv_cache_bytes"])) < 2,
               what + " RSS bound")
+    rc, out, err = pm("bench", "--kernels", "--type", "q8_0", "--json")
+    try:
+        ks = json.loads(out)["kernels"]
+    except (ValueError, KeyError) as ex:
+        check(False, "bench --kernels --json: %s: status %d %r" % (ex, rc, out[:300]))
+        ks = []
+    names = sorted(set(x["kernel"] for x in ks))
+    check(rc == 0 and len(ks) == 8 * len(names) and all(n.startswith("q8_0/") for n in names),
+          "bench --kernels: %r" % names)
+    for x in ks:
+        check(x["rows_in"] in ("cache", "memory") and x["n_x"] in (1, 4, 8, 16) and
+              x["weight_gbps_per_cpu_s"] > 0 and
+              abs(x["gproducts_per_cpu_s"] - x["weight_gbps_per_cpu_s"] * x["n_x"] * 32 / 34)
+              <= 0.02 * x["gproducts_per_cpu_s"] + 0.02, "bench --kernels row %r" % x)
     rc, out, err = pm("bench", "--shape", "tiny", "--type", "q4_0", "--threads", "1",
                       "--reps", "1")
     text = out.decode()
