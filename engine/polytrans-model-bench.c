@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "engine.h"
+#include "gemm-bf16.h"
 #include "gemm-q8.h"
 #include "kernels.h"
 #include "pm-cmds.h"
@@ -138,13 +139,14 @@ static double bench_prefill_flop(const engine_model_info *in, int n)
 	return mats + att + 2.0 * d * in->n_vocab / n;
 }
 
-/* The arithmetic a type's prefill runs on: VPDPBUSD where the int8 GEMM
- * takes the type (gemm-q8.h), VDPBF16PS for bf16 where the CPU has it
- * (the bf16 GEMM), else f32 FMA (OpenBLAS SGEMM on widened panels). */
+/* The arithmetic a type's prefill runs on, as engine__matmul picks it:
+ * VPDPBUSD where the int8 GEMM takes the type (gemm-q8.h), VDPBF16PS for
+ * bf16 where the bf16 GEMM runs (gemm-bf16.h), else f32 FMA (OpenBLAS
+ * SGEMM on widened panels). */
 static int bench_prefill_peak(int type, const bench_machine *mc)
 {
 	int kind = ENGINE_PEAK_FMA32;
-	if (type == ENGINE_TYPE_BF16)
+	if (type == ENGINE_TYPE_BF16 && engine__gemm_bf16_usable())
 		kind = ENGINE_PEAK_BF16DOT;
 	else if (engine__gq8_best(type))
 		kind = ENGINE_PEAK_INT8DOT;
