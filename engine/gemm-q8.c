@@ -137,6 +137,9 @@ static void gq8_init(void)
 {
 	for (size_t i = 0; i < sizeof gq8_scalar / sizeof gq8_scalar[0]; i++)
 		gq8_add(&gq8_scalar[i]);
+	if (engine__isa_best() >= ENGINE_ISA_AVX2)
+		for (int i = 0; i < engine__n_gq8_avx2; i++)
+			gq8_add(&engine__gq8_avx2[i]);
 	/* engine__isa_best has run __builtin_cpu_init */
 	if (engine__isa_best() >= ENGINE_ISA_AVX512 &&
 	    __builtin_cpu_supports("avx512vnni"))

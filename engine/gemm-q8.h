@@ -76,8 +76,10 @@ const engine__gq8 *const *engine__gq8_list(int type, int *n);
  * NULL otherwise (the caller keeps its other path). */
 const engine__gq8 *engine__gq8_best(int type);
 
-/* The AVX-512 VNNI kernels (gemm-q8-avx512.c); only called after
- * gemm-q8.c has checked the CPU. */
+/* The AVX2 and AVX-512 VNNI kernels (gemm-q8-avx2.c, gemm-q8-avx512.c);
+ * only called after gemm-q8.c has checked the CPU. */
+extern const engine__gq8 engine__gq8_avx2[];
+extern const int engine__n_gq8_avx2;
 extern const engine__gq8 engine__gq8_avx512[];
 extern const int engine__n_gq8_avx512;
 

@@ -86,6 +86,8 @@ static void test_quant(int type)
 	CHECK(((const int8_t *)ref)[127] == 127 && engine__q8_d(ref, K)[1] == 0.0f,
 	      "%s: amax maps to 127, a zero block to d = 0", l[0]->name);
 	for (int v = 1; v < n; v++) {
+		/* the reference with this kernel's offset */
+		l[0]->quant(x, K, l[v]->off, ref);
 		memset(got, 0, ab);
 		l[v]->quant(x, K, l[v]->off, got);
 		CHECK(memcmp(ref, got, (size_t)K + (size_t)K / 32 * 8) == 0,
