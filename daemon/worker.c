@@ -394,6 +394,15 @@ void ptd_worker_stop(ptd_worker *w)
 	pthread_mutex_unlock(&w->mu);
 	if (w->started)
 		pthread_join(w->thread, NULL);
+	if (ptd_pipeline_n_slots(w->pl) > 0) {
+		uint64_t hits, toks;
+
+		ptd_pipeline_prefix_stats(w->pl, &hits, &toks);
+		pt_log(PT_LOG_INFO, "batched decoding: %d slots; %llu segments started on a cached "
+		       "prompt prefix, %llu prompt tokens not computed again",
+		       ptd_pipeline_n_slots(w->pl), (unsigned long long)hits,
+		       (unsigned long long)toks);
+	}
 	/* Events posted before the thread ended are still delivered. */
 	ptd__async_cb(&w->async);
 	uv_close((uv_handle_t *)&w->async, ptd__async_closed);
