@@ -391,7 +391,6 @@ int engine_bgen_take(engine_bgen *b, int32_t slot, engine_gen_result *res, pt_er
 {
 	bgen_slot *s;
 	engine__gen *g;
-	engine_gen_result r;
 
 	if (slot < 0 || slot >= b->n_slots || b->slot[slot].state == ENGINE_BGEN_IDLE)
 		return pt_err_set(e, PT_EINVAL, "batched generation: slot %d holds nothing",
@@ -403,25 +402,9 @@ int engine_bgen_take(engine_bgen *b, int32_t slot, engine_gen_result *res, pt_er
 	s->state = ENGINE_BGEN_IDLE;
 	if (res == NULL)
 		return 0;
-	memset(&r, 0, sizeof r);
-	r.ids = malloc(((size_t)g->n_ids + 1) * sizeof *r.ids);
-	r.text = malloc(g->text_len + 1);
-	if (r.ids == NULL || r.text == NULL) {
-		free(r.ids);
-		free(r.text);
-		return pt_err_set(e, PT_ENOMEM, "generation result (%d tokens): out of memory",
-				  (int)g->n_ids);
-	}
-	memcpy(r.ids, g->ids, (size_t)g->n_ids * sizeof *r.ids);
-	memcpy(r.text, g->text, g->text_len);
-	r.text[g->text_len] = '\0';
-	r.n_ids = g->n_ids;
-	r.text_len = g->text_len;
-	r.stop = g->stop;
-	r.n_prompt = (int32_t)g->n_prompt;
-	r.prompt_s = g->prompt_s;
-	r.gen_s = g->gen_s;
-	*res = r;
+	int rc = engine__gen_result(g, res, e);
+	if (rc != 0)
+		return rc;
 	pt_log(PT_LOG_DEBUG, "batched generate: slot %d, prompt %zu tokens (%d reused from "
 	       "the cache) in %.3f s, %d tokens in %.3f s, stop reason %d", (int)slot,
 	       g->n_prompt, (int)g->n_reused, g->prompt_s, (int)g->n_ids, g->gen_s,

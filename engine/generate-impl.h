@@ -58,6 +58,9 @@ double engine__rng_uniform(engine__rng *r);
 int engine__gen_alloc(void **p, size_t n, size_t sz, size_t *total);
 void engine__gen_free(engine__gen *g);
 int engine__gen_cancelled(const engine__gen *g);
+/* Copies a finished generation's ids, text and figures into *res (its
+ * own allocations); PT_ENOMEM. */
+int engine__gen_result(const engine__gen *g, engine_gen_result *res, pt_err *e);
 
 /* Checks generation parameters (n_seq: sequences of the context) and a
  * prompt against the context; the messages name the bad value. */

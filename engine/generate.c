@@ -689,7 +689,7 @@ int engine__gen_check_prompt(engine_ctx *c, const int32_t *prompt, size_t n_prom
 	return 0;
 }
 
-static int gen__result(engine__gen *g, engine_gen_result *res, pt_err *e)
+int engine__gen_result(const engine__gen *g, engine_gen_result *res, pt_err *e)
 {
 	engine_gen_result r;
 
@@ -751,7 +751,7 @@ int engine_generate(engine_ctx *c, const int32_t *prompt, size_t n_prompt,
 	}
 	g.gen_s = pt_now() - t1;
 	if (rc == 0)
-		rc = gen__result(&g, res, e);
+		rc = engine__gen_result(&g, res, e);
 	if (rc == 0)
 		pt_log(PT_LOG_DEBUG, "generate: prompt %zu tokens (%d reused from the cache) "
 		       "in %.3f s, %d tokens in %.3f s, stop reason %d", g.n_prompt,
